@@ -1,0 +1,1 @@
+"""The alert log writer and the incremental reader."""

@@ -1,0 +1,15 @@
+"""Time sources: monotonic time for every interval and deadline, wall time only as a label."""
+
+import time
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class SystemClock:
+    """The real clocks. Tests pass their own object with the same two methods."""
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def wall(self) -> float:
+        return time.time()

@@ -1,0 +1,1 @@
+"""The CloudStack contract: its input files, output formats and compat entry points."""

@@ -1,0 +1,35 @@
+"""Subcommands of `vrmonitor`, one module each.
+
+Every module defines HELP, add_arguments(parser) and run(args, context) -> exit code, and
+imports heavy libraries (jsonschema, psutil, scapy) only inside run(), so that `--help` and
+`--version` start fast.
+"""
+
+from dataclasses import dataclass
+
+from vrmonitor.paths import Paths
+
+COMMANDS = {
+    "run": "vrmonitor.commands.run",
+    "status": "vrmonitor.commands.status",
+    "alerts": "vrmonitor.commands.alerts",
+    "raise-alert": "vrmonitor.commands.raise_alert",
+    "validate-config": "vrmonitor.commands.validate_config",
+    "health": "vrmonitor.commands.health",
+    "diag": "vrmonitor.commands.diag",
+    "compat": "vrmonitor.commands.compat",
+}
+
+
+@dataclass(frozen=True)
+class Context:
+    paths: Paths
+    config_file: str
+
+
+def not_implemented(name: str) -> int:
+    """For commands whose issue has not landed yet."""
+    import sys
+
+    print(f"vrmonitor: {name}: not implemented yet", file=sys.stderr)
+    return 2

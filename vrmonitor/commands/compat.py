@@ -1,0 +1,15 @@
+"""`vrmonitor compat install`: place the CloudStack entry points under a root."""
+
+from vrmonitor.commands import not_implemented
+
+HELP = "install the CloudStack entry points (getRouterAlerts.sh, diagnostics.py, ...)"
+
+
+def add_arguments(parser):
+    actions = parser.add_subparsers(dest="action", metavar="ACTION")
+    actions.required = True
+    actions.add_parser("install", help="write the entry points under --root (default /)")
+
+
+def run(args, context) -> int:
+    return not_implemented("compat")

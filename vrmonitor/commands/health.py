@@ -1,0 +1,17 @@
+"""`vrmonitor health`: run the health checks now, or show their last results."""
+
+from vrmonitor.commands import not_implemented
+
+HELP = "run basic or advanced health checks now (joining a run in progress)"
+
+
+def add_arguments(parser):
+    actions = parser.add_subparsers(dest="action", metavar="ACTION")
+    actions.required = True
+    run_parser = actions.add_parser("run", help="run checks and write the result files")
+    run_parser.add_argument("kind", nargs="?", choices=("basic", "advanced"),
+                            help="default: basic then advanced")
+
+
+def run(args, context) -> int:
+    return not_implemented("health")

@@ -1,0 +1,1 @@
+"""Configuration: JSON Schemas shipped as package data, loaders into frozen dataclasses."""

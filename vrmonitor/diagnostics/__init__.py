@@ -1,0 +1,1 @@
+"""ping, arping, traceroute with scapy; diagnostics file collection."""

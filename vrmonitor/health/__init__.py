@@ -1,0 +1,1 @@
+"""Health checks: discovery, trust policy, runner, results."""

@@ -1,0 +1,119 @@
+"""Every file location vrmonitor reads or writes, relocatable under a root folder.
+
+A real VM uses root `/`; tests and the demo use a temporary folder. Paths written inside
+configuration values (a service's pidfile) and `/proc`, `/sys` are never relocated.
+Messages meant for the management server keep using the contract paths (`vm_path`).
+"""
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT_ENV = "VRMONITOR_ROOT"
+
+HEALTH_KINDS = ("basic", "advanced")
+
+
+@dataclass(frozen=True)
+class Paths:
+    root: Path
+
+    @classmethod
+    def from_option(cls, root: str | None) -> "Paths":
+        """The root given on the command line, else $VRMONITOR_ROOT, else `/`."""
+        chosen = root or os.environ.get(ROOT_ENV) or "/"
+        return cls(Path(os.path.abspath(chosen)))
+
+    def under(self, vm_path: str) -> Path:
+        """The location of a contract path (as on a real VM) under this root."""
+        return self.root / vm_path.lstrip("/")
+
+    # vrmonitor's own files
+    @property
+    def config_file(self) -> Path:
+        return self.under("/etc/vrmonitor/vrmonitor.toml")
+
+    @property
+    def state_dir(self) -> Path:
+        return self.under("/var/lib/vrmonitor")
+
+    @property
+    def run_dir(self) -> Path:
+        return self.under("/run/vrmonitor")
+
+    @property
+    def pidfile(self) -> Path:
+        return self.run_dir / "vrmonitor.pid"
+
+    @property
+    def prometheus_file(self) -> Path:
+        return self.under("/var/lib/prometheus/node-exporter/vrmonitor.prom")
+
+    # CloudStack contract files
+    @property
+    def monitor_conf(self) -> Path:
+        return self.under("/etc/monitor.conf")
+
+    @property
+    def health_checks_data(self) -> Path:
+        return self.under("/root/health_checks_data.json")
+
+    @property
+    def health_checks_dir(self) -> Path:
+        return self.under("/root/health_checks")
+
+    @property
+    def vm_home(self) -> Path:
+        """Root's home on the VM: the working folder of every MS command and check."""
+        return self.under("/root")
+
+    def results_file(self, kind: str) -> Path:
+        return self.under(f"/root/{kind}_monitor_results.json")
+
+    def failing_file(self, kind: str) -> Path:
+        return self.under(f"/root/{kind}_failing_health_checks")
+
+    @property
+    def alert_log(self) -> Path:
+        return self.under("/var/log/routerServiceMonitor.log")
+
+    @property
+    def monitor_log(self) -> Path:
+        return self.under("/var/log/monitor.log")
+
+    @property
+    def cron_process(self) -> Path:
+        return self.under("/etc/cron.d/process")
+
+    @property
+    def cloud_bin(self) -> Path:
+        return self.under("/opt/cloud/bin")
+
+    @property
+    def monitor_services_script(self) -> Path:
+        return self.under("/root/monitorServices.py")
+
+    @property
+    def release_file(self) -> Path:
+        return self.under("/etc/cloudstack-release")
+
+    @property
+    def scripts_signature(self) -> Path:
+        return self.under("/var/cache/cloud/cloud-scripts-signature")
+
+    @property
+    def config_cache(self) -> Path:
+        return self.under("/var/cache/cloud")
+
+    @property
+    def dhcphosts(self) -> Path:
+        return self.under("/etc/dhcphosts.txt")
+
+    @property
+    def hosts(self) -> Path:
+        return self.under("/etc/hosts")
+
+    @property
+    def haproxy_cfg(self) -> Path:
+        return self.under("/etc/haproxy/haproxy.cfg")
+

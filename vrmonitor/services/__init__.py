@@ -1,0 +1,1 @@
+"""The service monitor: detect, decide, act."""

@@ -1,0 +1,1 @@
+"""The OS seam: processes, files, init systems, process identity, sd_notify."""
