@@ -1,0 +1,30 @@
+# Developer entry points. The README's two commands are scripts/demo and scripts/test.
+DEBIAN_PY := /usr/bin/python3
+VENV_PY := .venv/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: test test-debian test-venv unit deb bench demo clean
+
+test:            ## everything: set up, then the suite under both interpreters
+	./scripts/test
+
+test-debian:     ## the suite under Debian's python3 and python3-* packages
+	$(DEBIAN_PY) -m pytest $(PYTEST_ARGS)
+
+test-venv:       ## the suite under the venv with the newest PyPI releases
+	$(VENV_PY) -m pytest $(PYTEST_ARGS)
+
+unit:            ## fast tests only, no root or daemons needed
+	$(DEBIAN_PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+deb:             ## build the Debian package into dist/
+	./scripts/build-deb
+
+bench:           ## benchmarks; writes docs/benchmarks.md
+	$(DEBIAN_PY) -m tests.bench
+
+demo:
+	./scripts/demo
+
+clean:
+	rm -rf build dist .pybuild *.egg-info .pytest_cache
