@@ -1,0 +1,125 @@
+"""The subprocess wrapper: argv only, capped concurrent drain, whole-group kill, no zombies."""
+
+import os
+import sys
+import time
+
+import pytest
+
+from vrmonitor.errors import CommandError
+from vrmonitor.system.process import run
+
+SH = "/bin/sh"
+
+
+def process_state(pid: int) -> str | None:
+    """The kernel's one-letter state of `pid` (Z for zombie), or None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return None
+
+
+def wait_until_dead(pid: int, within: float = 5.0) -> str | None:
+    """Dead means gone or a zombie waiting for whoever reaps it (not us: it is not our child)."""
+    end = time.monotonic() + within
+    state = process_state(pid)
+    while state not in (None, "Z") and time.monotonic() < end:
+        time.sleep(0.02)
+        state = process_state(pid)
+    return state
+
+
+def our_zombie_children() -> list[int]:
+    zombies = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        if fields[0] == "Z" and int(fields[1]) == os.getpid():
+            zombies.append(int(entry))
+    return zombies
+
+
+def test_exit_code_and_both_streams():
+    done = run([SH, "-c", "echo out; echo err >&2; exit 3"], timeout=5)
+    assert (done.returncode, done.stdout, done.stderr) == (3, b"out\n", b"err\n")
+    assert not done.timed_out and not done.ok
+
+
+def test_arguments_reach_the_program_verbatim_without_a_shell():
+    hostile = "$(touch /tmp/vrmonitor-should-not-exist); `id` | & ; *"
+    done = run([sys.executable, "-c", "import sys; sys.stdout.write(sys.argv[1])", hostile],
+               timeout=5)
+    assert done.stdout == hostile.encode()
+    assert not os.path.exists("/tmp/vrmonitor-should-not-exist")
+
+
+def test_stdin_is_closed():
+    done = run(["cat"], timeout=5)
+    assert done.ok and done.stdout == b""
+
+
+def test_timeout_kills_the_whole_group_and_leaves_no_zombie():
+    # The child forks a grandchild, reports its PID, and both sleep far past the timeout.
+    started = time.monotonic()
+    done = run([SH, "-c", "sleep 300 & echo $!; sleep 300"], timeout=1)
+    assert time.monotonic() - started < 3
+    assert done.timed_out
+    assert done.returncode == -9
+    grandchild = int(done.stdout)
+    assert wait_until_dead(grandchild) in (None, "Z")
+    assert our_zombie_children() == []
+
+
+def test_leftover_children_are_killed_when_the_leader_exits():
+    done = run([SH, "-c", "sleep 300 & echo $!"], timeout=5)
+    assert done.ok and not done.timed_out
+    assert wait_until_dead(int(done.stdout)) in (None, "Z")
+
+
+def test_a_daemonised_child_survives_when_asked_and_does_not_block_the_caller():
+    # What an init script does: the service leaves the group with setsid and keeps our pipe.
+    started = time.monotonic()
+    done = run(["setsid", "-f", SH, "-c", "echo $$; exec sleep 300"], timeout=10,
+               kill_leftovers=False)
+    assert time.monotonic() - started < 3
+    survivor = int(done.stdout)
+    try:
+        assert process_state(survivor) not in (None, "Z")
+    finally:
+        os.kill(survivor, 9)
+
+
+def test_output_is_capped_without_deadlock_and_memory_stays_bounded():
+    # 100 MB on stdout and 100 MB on stderr at once: read concurrently, 1 KiB kept of each.
+    script = ("head -c 100000000 /dev/zero & head -c 100000000 /dev/zero >&2; wait")
+    done = run([SH, "-c", script], timeout=60, cap=1024)
+    assert done.ok
+    assert (len(done.stdout), len(done.stderr)) == (1024, 1024)
+    assert done.stdout_truncated and done.stderr_truncated
+
+
+def test_output_exactly_at_the_cap_is_not_truncated():
+    done = run([SH, "-c", "printf 1234567890"], timeout=5, cap=10)
+    assert done.stdout == b"1234567890" and not done.stdout_truncated
+
+
+def test_a_missing_program_is_a_clear_error():
+    with pytest.raises(CommandError, match="cannot run /nonexistent/tool: No such file"):
+        run(["/nonexistent/tool"], timeout=5)
+
+
+def test_an_empty_command_is_refused():
+    with pytest.raises(CommandError, match="empty command"):
+        run([], timeout=5)
+
+
+def test_working_folder_and_environment(tmp_path):
+    done = run([SH, "-c", "pwd; echo $ONLY"], timeout=5, cwd=tmp_path, env={"ONLY": "this"})
+    assert done.stdout == f"{tmp_path}\nthis\n".encode()
