@@ -24,5 +24,7 @@ setup(
         "jsonschema>=4.10.3",
     ],
     extras_require={"test": ["pytest>=7.2.1"]},
-    entry_points={"console_scripts": ["vrmonitor = vrmonitor.cli:main"]},
+    # A plain script rather than an entry point: setuptools' generated entry-point wrappers
+    # look the entry point up through importlib.metadata, which costs more than the whole CLI.
+    scripts=["bin/vrmonitor"],
 )

@@ -6,14 +6,13 @@ Exit codes: 0 success; 1 something failed or is failing; 2 usage or configuratio
 
 import argparse
 import importlib
-import logging
 import os
 import sys
 
-from vrmonitor import __version__
-from vrmonitor.commands import COMMANDS, Context
-from vrmonitor.errors import ConfigError, VrMonitorError
-from vrmonitor.paths import ROOT_ENV, Paths
+from vrmonitor import ROOT_ENV, __version__
+from vrmonitor.commands import COMMANDS
+
+# logging, pathlib and dataclasses are imported after parsing, so --version stays fast.
 
 EXIT_USAGE = 2
 DEBUG_ENV = "VRMONITOR_DEBUG"
@@ -40,6 +39,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    import logging
+
+    from vrmonitor.commands.context import Context
+    from vrmonitor.errors import ConfigError, VrMonitorError
+    from vrmonitor.paths import Paths
+
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="vrmonitor: %(levelname)s: %(message)s", stream=sys.stderr)
     paths = Paths.from_option(args.root)

@@ -9,7 +9,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT_ENV = "VRMONITOR_ROOT"
+from vrmonitor import ROOT_ENV
 
 HEALTH_KINDS = ("basic", "advanced")
 

@@ -5,10 +5,6 @@ imports heavy libraries (jsonschema, psutil, scapy) only inside run(), so that `
 `--version` start fast.
 """
 
-from dataclasses import dataclass
-
-from vrmonitor.paths import Paths
-
 COMMANDS = {
     "run": "vrmonitor.commands.run",
     "status": "vrmonitor.commands.status",
@@ -19,12 +15,6 @@ COMMANDS = {
     "diag": "vrmonitor.commands.diag",
     "compat": "vrmonitor.commands.compat",
 }
-
-
-@dataclass(frozen=True)
-class Context:
-    paths: Paths
-    config_file: str
 
 
 def not_implemented(name: str) -> int:

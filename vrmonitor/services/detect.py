@@ -1,0 +1,49 @@
+"""Detection: is a monitored service up, judged from its pidfile and the process it names.
+
+Up only if the pidfile names a live, non-zombie process called `processname` and, when that
+PID was seen before, with the same start time (otherwise the PID was reused).
+"""
+
+from dataclasses import dataclass
+from enum import Enum
+
+from vrmonitor.system.identity import (PidfileProblem, ProcessIdentity, identify, is_named,
+                                       read_pidfile)
+
+
+class ServiceState(Enum):
+    UP = "up"
+    DOWN = "down"
+    DEGRADED = "degraded"  # alive but failing its functional probe
+
+
+@dataclass(frozen=True)
+class Observation:
+    state: ServiceState
+    identity: ProcessIdentity | None  # the process judged up, else None
+    reason: str  # for people: why it is judged so
+
+
+def observe(processname: str, pidfile: str | None,
+            known: ProcessIdentity | None = None) -> Observation:
+    """Judge one service now. `known` is the identity recorded when it was last seen up."""
+    if not pidfile:
+        return _down("no pidfile configured")
+    try:
+        pid = read_pidfile(pidfile)
+    except PidfileProblem as problem:
+        return _down(str(problem))
+    identity = identify(pid)
+    if identity is None:
+        return _down(f"pidfile {pidfile} names PID {pid}, which is not running")
+    if not is_named(identity, processname):
+        return _down(f"pidfile {pidfile} names PID {pid}, which is {identity.name!r}, "
+                     f"not {processname!r}")
+    if known is not None and known.pid == pid and known.start_time != identity.start_time:
+        return _down(f"PID {pid} was reused: started at {identity.start_time:.2f}, "
+                     f"the {processname} seen before started at {known.start_time:.2f}")
+    return Observation(ServiceState.UP, identity, f"{processname} running as PID {pid}")
+
+
+def _down(reason: str) -> Observation:
+    return Observation(ServiceState.DOWN, None, reason)
