@@ -1,14 +1,37 @@
 """`vrmonitor run`: the daemon."""
 
+import logging
+
 from vrmonitor.commands import not_implemented
 
 HELP = "run the monitoring daemon"
+LOG = logging.getLogger(__name__)
 
 
 def add_arguments(parser):
     parser.add_argument("--foreground", action="store_true",
                         help="stay in the foreground (no detaching, no pidfile)")
+    parser.add_argument("--status-every", type=float, default=0.0, metavar="SECONDS",
+                        help="print one line on what it sees every SECONDS (default: never)")
 
 
 def run(args, context) -> int:
-    return not_implemented("run")
+    from vrmonitor.cloudstack.monitor_conf import load_monitor_conf
+    from vrmonitor.config.settings import load_settings
+    from vrmonitor.daemon import Daemon
+
+    if args.status_every < 0:
+        raise SystemExit("vrmonitor run: --status-every must not be negative")
+    settings = load_settings(context.config_file)
+    if not args.foreground:
+        return not_implemented("run without --foreground (detaching)")
+
+    def load_services():
+        conf = load_monitor_conf(context.paths.monitor_conf)
+        for problem in conf.problems:
+            LOG.warning("%s", problem)
+        return conf.services
+
+    daemon = Daemon(context.paths, settings.services.verify_interval, load_services,
+                    status_every=args.status_every)
+    return daemon.run()
