@@ -1,0 +1,203 @@
+"""vrmonitor.toml: read, validate against the shipped schema, and freeze into Settings.
+
+Defaults apply only to absent keys; a present key with a wrong value is an error, never
+silently replaced. A missing file means every default. Every problem is reported at once,
+each naming the file and the dotted path of the value (`services.verify_interval`).
+"""
+
+import logging
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from types import MappingProxyType
+from typing import Mapping
+
+from vrmonitor.config import schema
+from vrmonitor.errors import ConfigError
+
+LOG = logging.getLogger(__name__)
+
+SCHEMA = "vrmonitor"
+
+
+def _no_entries() -> Mapping:
+    return MappingProxyType({})
+
+
+@dataclass(frozen=True)
+class DaemonSettings:
+    log_level: str = "info"
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    max_bytes: int = 10485760
+    backups: int = 5
+    reminder_interval: int = 3600  # seconds; 0 = no reminders
+
+
+@dataclass(frozen=True)
+class ServiceOverride:
+    """`[services.override.<section>]`: None means the [services] value or the built-in choice."""
+
+    probe: str | None = None
+    probe_port: int | None = None
+    config_test: tuple[str, ...] | None = None
+    restart_attempts: int | None = None
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    verify_interval: float = 10.0
+    restart_attempts: int = 5
+    backoff_initial: float = 1.0
+    backoff_max: float = 300.0
+    parked_reprobe_interval: float = 300.0
+    startup_grace: float = 300.0
+    override: Mapping[str, ServiceOverride] = field(default_factory=_no_entries)
+
+    def override_for(self, section: str) -> ServiceOverride:
+        """The settings of one /etc/monitor.conf section (all None when it has none)."""
+        return self.override.get(section, ServiceOverride())
+
+    def restart_attempts_for(self, section: str) -> int:
+        attempts = self.override_for(section).restart_attempts
+        return self.restart_attempts if attempts is None else attempts
+
+
+@dataclass(frozen=True)
+class CheckOverride:
+    """`[health.checks."<file name>"]`: None means the [health] value or the default dialect."""
+
+    timeout: float | None = None
+    dialect: str | None = None
+
+
+@dataclass(frozen=True)
+class HealthSettings:
+    timeout: float = 30.0
+    output_cap: int = 16384
+    max_parallel: int = 4
+    status_format: str = "legacy"
+    trust: str = "strict"
+    history: int = 10
+    run_wait: float = 300.0
+    checks: Mapping[str, CheckOverride] = field(default_factory=_no_entries)
+
+    def timeout_for(self, check: str) -> float:
+        timeout = self.checks.get(check, CheckOverride()).timeout
+        return self.timeout if timeout is None else timeout
+
+    def dialect_for(self, check: str) -> str:
+        return self.checks.get(check, CheckOverride()).dialect or "cloudstack"
+
+
+@dataclass(frozen=True)
+class DiagnosticsSettings:
+    deadline: float = 55.0
+    command_timeout: float = 60.0
+    zip_max_bytes: int = 104857600
+
+
+@dataclass(frozen=True)
+class ExportSettings:
+    prometheus: str = "auto"
+
+
+@dataclass(frozen=True)
+class Settings:
+    daemon: DaemonSettings = field(default_factory=DaemonSettings)
+    alerts: AlertSettings = field(default_factory=AlertSettings)
+    services: ServiceSettings = field(default_factory=ServiceSettings)
+    health: HealthSettings = field(default_factory=HealthSettings)
+    diagnostics: DiagnosticsSettings = field(default_factory=DiagnosticsSettings)
+    export: ExportSettings = field(default_factory=ExportSettings)
+
+
+def load_settings(path, source: str | None = None) -> Settings:
+    """Settings from the TOML file at `path`; all defaults when it does not exist.
+
+    `source` names the file in messages (default: `path` as given). Raises ConfigError with
+    every problem when the file cannot be read, is not TOML or does not match the schema.
+    """
+    source = source or str(path)
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        LOG.debug("%s: absent, defaults apply", source)
+        return Settings()
+    except OSError as exc:
+        raise ConfigError(source, [f"{source}: cannot read: {exc.strerror or exc}"]) from exc
+    try:
+        document = tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(source, [f"{source}: invalid TOML: not UTF-8 (byte {exc.start})"]) from exc
+    except tomllib.TOMLDecodeError as exc:
+        # tomllib's message ends with "(at line L, column C)"
+        raise ConfigError(source, [f"{source}: invalid TOML: {exc}"]) from exc
+    return parse_settings(document, source)
+
+
+def parse_settings(document: Mapping, source: str) -> Settings:
+    """Settings from an already parsed TOML document; ConfigError lists every problem."""
+    found = schema.validate(document, SCHEMA) + _range_problems(document)
+    if found:
+        raise ConfigError(source, [problem.line(source)
+                                   for problem in sorted(found, key=schema.Problem.sort_key)])
+    services = document.get("services", {})
+    health = document.get("health", {})
+    return Settings(
+        daemon=_section(DaemonSettings, document.get("daemon", {})),
+        alerts=_section(AlertSettings, document.get("alerts", {})),
+        services=_section(ServiceSettings, services, override=MappingProxyType({
+            name: _service_override(table) for name, table in services.get("override", {}).items()})),
+        health=_section(HealthSettings, health, checks=MappingProxyType({
+            name: _check_override(table) for name, table in health.get("checks", {}).items()})),
+        diagnostics=_section(DiagnosticsSettings, document.get("diagnostics", {})),
+        export=_section(ExportSettings, document.get("export", {})),
+    )
+
+
+def _section(cls, table: Mapping, **nested):
+    """One section's dataclass: present scalar keys converted to the type of their default.
+
+    The schema has already checked the values; the conversion only makes TOML's `30` a float
+    and an integral `5.0` an int, so consumers see one type per setting.
+    """
+    values = {item.name: type(item.default)(table[item.name])
+              for item in fields(cls) if item.name in table and item.name not in nested}
+    return cls(**values, **nested)
+
+
+def _service_override(table: Mapping) -> ServiceOverride:
+    return ServiceOverride(
+        probe=table.get("probe"),
+        probe_port=_optional(int, table.get("probe_port")),
+        config_test=_optional(tuple, table.get("config_test")),
+        restart_attempts=_optional(int, table.get("restart_attempts")),
+    )
+
+
+def _check_override(table: Mapping) -> CheckOverride:
+    return CheckOverride(timeout=_optional(float, table.get("timeout")), dialect=table.get("dialect"))
+
+
+def _optional(convert, value):
+    return None if value is None else convert(value)
+
+
+def _range_problems(document: Mapping) -> list[schema.Problem]:
+    """Relations between keys, which the schema cannot express."""
+    services = document.get("services") if isinstance(document, Mapping) else None
+    if not isinstance(services, Mapping):
+        return []
+    initial = services.get("backoff_initial", ServiceSettings.backoff_initial)
+    maximum = services.get("backoff_max", ServiceSettings.backoff_max)
+    if _positive_number(initial) and _positive_number(maximum) and maximum < initial:
+        return [schema.Problem(("services", "backoff_max"),
+                               f"{maximum!r} is less than services.backoff_initial ({initial!r})")]
+    return []
+
+
+def _positive_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
