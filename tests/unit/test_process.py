@@ -123,3 +123,15 @@ def test_an_empty_command_is_refused():
 def test_working_folder_and_environment(tmp_path):
     done = run([SH, "-c", "pwd; echo $ONLY"], timeout=5, cwd=tmp_path, env={"ONLY": "this"})
     assert done.stdout == f"{tmp_path}\nthis\n".encode()
+
+
+def test_a_quick_exit_is_never_mistaken_for_a_leftover():
+    # Regression: the pipes reach EOF a moment before the leader's exit is visible; killing
+    # "leftovers" then killed the leader itself (returncode -9) about one run in three.
+    results = {run(["true"], timeout=5).returncode for _ in range(200)}
+    assert results == {0}
+
+
+def test_a_command_that_closes_its_output_and_keeps_running_times_out():
+    done = run([SH, "-c", "exec >&- 2>&-; sleep 300"], timeout=1)
+    assert done.timed_out and done.returncode == -9

@@ -11,6 +11,7 @@ id, cannot be reused, which makes the final `killpg` safe.
 
 import logging
 import os
+import select
 import selectors
 import signal
 import subprocess
@@ -111,6 +112,9 @@ def run(argv: Sequence[str], *, timeout: float, cap: int = 16384,
                     if kill_leftovers:
                         _kill_group(proc.pid)
                     stop_reading_at = time.monotonic() + DRAIN_GRACE
+            if not draining and not exit_watch.wait(deadline - time.monotonic()):
+                # The pipes closed but the leader kept running until the deadline.
+                timed_out = True
         finally:
             if kill_leftovers or timed_out:
                 _kill_group(proc.pid)
@@ -173,6 +177,19 @@ class _ExitWatch:
                 self._selector.unregister(self._fd)
                 self.registered = 0
         return self.exited
+
+    def wait(self, timeout: float) -> bool:
+        """Wait up to `timeout` seconds for the leader to exit (without reaping it)."""
+        end = time.monotonic() + max(timeout, 0.0)
+        while not self.check():
+            remaining = end - time.monotonic()
+            if remaining <= 0:
+                return False
+            if self._fd is not None:
+                select.select([self._fd], [], [], remaining)
+            else:
+                time.sleep(min(remaining, self.poll_interval))
+        return True
 
     def wait_blocking(self) -> None:
         """After SIGKILL: the leader dies at once; wait for it without reaping."""
