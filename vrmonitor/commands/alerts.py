@@ -1,6 +1,6 @@
 """`vrmonitor alerts`: the alert feed, as the management server or a JSON consumer reads it."""
 
-from vrmonitor.commands import not_implemented
+import sys
 
 HELP = "print alerts from routerServiceMonitor.log, oldest first"
 
@@ -15,4 +15,28 @@ def add_arguments(parser):
 
 
 def run(args, context) -> int:
-    return not_implemented("alerts")
+    import json
+
+    from vrmonitor.alerts.feed import json_feed, poll
+    from vrmonitor.alerts.store import AlertStore
+    from vrmonitor.cloudstack.alert_line import answer, parse_threshold
+
+    since = None
+    if args.since is not None:
+        date, _, time = args.since.partition(" ")
+        since = parse_threshold(date, time)
+        if since is None:
+            print(f"vrmonitor alerts: --since {args.since!r} is not 'YYYY-MM-DD HH:MM:SS'",
+                  file=sys.stderr)
+            return 2
+    store = AlertStore(context.paths)
+    if args.format == "json" or args.after is not None:
+        feed = json_feed(store, after=args.after, since=since)
+        if args.format == "json":
+            for alert in feed:
+                print(json.dumps(alert, ensure_ascii=False))
+        else:
+            sys.stdout.write(answer([alert["line"] for alert in feed]))
+        return 0
+    sys.stdout.write(answer(poll(store, since, remember=False)))
+    return 0

@@ -1,7 +1,5 @@
 """`vrmonitor compat install`: place the CloudStack entry points under a root."""
 
-from vrmonitor.commands import not_implemented
-
 HELP = "install the CloudStack entry points (getRouterAlerts.sh, diagnostics.py, ...)"
 
 
@@ -12,4 +10,8 @@ def add_arguments(parser):
 
 
 def run(args, context) -> int:
-    return not_implemented("compat")
+    from vrmonitor.cloudstack.install import install
+
+    for path in install(context.paths):
+        print(path)
+    return 0

@@ -1,7 +1,5 @@
 """`vrmonitor raise-alert`: append one alert for the management server's next poll."""
 
-from vrmonitor.commands import not_implemented
-
 HELP = "append one alert to routerServiceMonitor.log through the daemon's writer"
 
 
@@ -12,4 +10,10 @@ def add_arguments(parser):
 
 
 def run(args, context) -> int:
-    return not_implemented("raise-alert")
+    from vrmonitor.alerts.writer import AlertWriter
+    from vrmonitor.config.settings import load_settings
+
+    settings = load_settings(context.config_file).alerts
+    writer = AlertWriter(context.paths, settings.max_bytes, settings.backups)
+    writer.write(args.severity, args.name, args.message)
+    return 0

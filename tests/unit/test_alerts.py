@@ -1,0 +1,248 @@
+"""The alert log and feed: reference bytes, the MS's parse, and the losses the reference had."""
+
+import gzip
+import json
+import os
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from tests.ms_parsers import router_alerts
+from vrmonitor.alerts.feed import json_feed, legacy_lines, poll
+from vrmonitor.alerts.store import AlertStore
+from vrmonitor.alerts.writer import AlertWriter
+from vrmonitor.cli import main
+from vrmonitor.cloudstack.alert_line import answer
+from vrmonitor.cloudstack.get_router_alerts import main as get_router_alerts
+from vrmonitor.cloudstack.install import install
+from vrmonitor.paths import Paths
+
+A2_LOG = ("2024-05-01 10:00:00,100 [ALERT] [sshd] The process detected as running\n\n"
+          "2024-05-01 10:03:05,200 [INFO] [dnsmasq] The process dnsmasq is recovered successfully \n\n"
+          "2024-05-01 10:06:07,300 [ALERT] [The process haproxy recover failed ] haproxy\n\n")
+A2_ANSWER = ("2024-05-01 10:03:05,200 [INFO] [dnsmasq] The process dnsmasq is recovered successfully "
+             "\\n2024-05-01 10:06:07,300 [ALERT] [The process haproxy recover failed ] haproxy\\n\n")
+
+
+class FakeClock:
+    """A wall clock the test sets; monotonic time is not used by the writer."""
+
+    def __init__(self, when: str):
+        self.now = datetime.strptime(when, "%Y-%m-%d %H:%M:%S.%f").timestamp()
+
+    def wall(self) -> float:
+        return self.now
+
+    def monotonic(self) -> float:
+        return 0.0
+
+
+@pytest.fixture
+def paths(tmp_path) -> Paths:
+    return Paths(tmp_path)
+
+
+def write_log(paths: Paths, text: str | bytes, name: str = "routerServiceMonitor.log") -> Path:
+    target = paths.alert_log.with_name(name)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(text.encode() if isinstance(text, str) else text)
+    return target
+
+
+def run_compat(paths: Paths, *args: str) -> tuple[int, str, str]:
+    install(paths)
+    done = subprocess.run([str(paths.under("/opt/cloud/bin/getRouterAlerts.sh")), *args],
+                          capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"})
+    return done.returncode, done.stdout, done.stderr
+
+
+# --- contract scenarios A1 and A2, through the installed entry point ---
+
+def test_a1_no_alert_log(paths):
+    assert run_compat(paths, "1970-01-01", "00:00:00") == (0, "No Alerts\n", "")
+
+
+def test_a2_alerts_since_a_timestamp_byte_exact_and_as_the_ms_parses_them(paths):
+    write_log(paths, A2_LOG)
+    code, out, err = run_compat(paths, "2024-05-01", "10:00:00")
+    assert (code, out, err) == (0, A2_ANSWER, "")
+    alerts, timestamp = router_alerts(out)
+    assert len(alerts) == 2 and timestamp == "2024-05-01 10:06:07"
+
+
+def test_a2_nothing_newer_and_no_arguments(paths):
+    write_log(paths, A2_LOG)
+    assert run_compat(paths, "2024-05-01", "10:06:07") == (0, "No Alerts\n", "")
+    code, out, _ = run_compat(paths)
+    assert code == 0 and out.startswith("2024-05-01 10:00:00,100 [ALERT] [sshd] The process")
+    assert router_alerts(out)[0] == [line for line in A2_LOG.split("\n") if line]
+
+
+# --- the writer ---
+
+def test_the_written_line_is_the_reference_format_with_a_blank_line(paths):
+    writer = AlertWriter(paths, clock=FakeClock("2026-11-20 23:02:32.897451"))
+    alert = writer.write("INFO", "dnsmasq", "The process dnsmasq is recovered successfully ")
+    assert paths.alert_log.read_text() == (
+        "2026-11-20 23:02:32,897 [INFO] [dnsmasq] The process dnsmasq is recovered successfully \n\n")
+    assert alert.seq == 1
+    assert alert.time.startswith("2026-11-20T23:02:32.897451")
+
+
+def test_whitespace_and_glob_characters_are_kept_verbatim(paths):
+    for name in "INFO":
+        (paths.vm_home / name).parent.mkdir(parents=True, exist_ok=True)
+        (paths.vm_home / name).touch()  # the files that made the reference's echo expand [INFO]
+    writer = AlertWriter(paths, clock=FakeClock("2026-01-01 00:00:00.0"))
+    writer.write("INFO", "svc", "two  spaces,   three and a tab\there *")
+    code, out, _ = run_compat(paths, "2025-12-31", "23:59:59")
+    assert out == "2026-01-01 00:00:00,000 [INFO] [svc] two  spaces,   three and a tab here *\\n\n"
+
+
+def test_a_message_cannot_split_the_line_or_the_alert(paths):
+    writer = AlertWriter(paths, clock=FakeClock("2026-01-01 00:00:00.0"))
+    writer.write("ALERT", "svc", "first line\nsecond \\n part")
+    code, out, _ = run_compat(paths)
+    alerts, timestamp = router_alerts(out)
+    assert alerts == ["2026-01-01 00:00:00,000 [ALERT] [svc] first line second n part"]
+
+
+def test_sequence_numbers_continue_across_writers_and_rotations(paths):
+    for i in range(30):
+        AlertWriter(paths, max_bytes=400, backups=3).write("INFO", "svc", f"alert {i}")
+    records = AlertStore(paths).all_records()
+    assert [r["seq"] for r in records][-1] == 30
+    seqs = [r["seq"] for r in records]
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+    assert paths.alert_log.with_name("routerServiceMonitor.log.3").exists()
+    assert not paths.alert_log.with_name("routerServiceMonitor.log.4").exists()
+
+
+def test_rotation_limits_each_file(paths):
+    writer = AlertWriter(paths, max_bytes=1000, backups=2)
+    for i in range(200):
+        writer.write("INFO", "svc", f"alert {i}")
+    store = AlertStore(paths)
+    for path in store.log_generations() + store.journal_generations():
+        assert path.stat().st_size <= 1000
+
+
+# --- the feed: losses the reference had ---
+
+def test_same_second_alerts_after_a_poll_are_not_lost(paths):
+    clock = FakeClock("2026-03-01 12:00:00.100")
+    writer = AlertWriter(paths, clock=clock)
+    store = AlertStore(paths)
+    writer.write("ALERT", "a", "first")
+    alerts, timestamp = router_alerts(answer(poll(store, "1970-01-01 00:00:00")))
+    assert timestamp == "2026-03-01 12:00:00"
+    clock.now += 0.5  # same second, after the poll
+    writer.write("ALERT", "b", "second")
+    alerts, timestamp = router_alerts(answer(poll(store, timestamp)))
+    assert alerts == ["2026-03-01 12:00:00,600 [ALERT] [b] second"]
+    assert answer(poll(store, timestamp)) == "No Alerts\n"  # and not repeated
+
+
+def test_alerts_after_a_backward_clock_step_are_not_hidden(paths):
+    clock = FakeClock("2026-03-01 12:00:00.000")
+    writer = AlertWriter(paths, clock=clock)
+    store = AlertStore(paths)
+    writer.write("ALERT", "a", "before the step")
+    _, timestamp = router_alerts(answer(poll(store, "1970-01-01 00:00:00")))
+    clock.now -= 3600
+    writer.write("ALERT", "b", "after the step")
+    alerts, new_timestamp = router_alerts(answer(poll(store, timestamp)))
+    assert alerts == ["2026-03-01 11:00:00,000 [ALERT] [b] after the step"]
+    # The feed by sequence number is in write order whatever the wall clock did.
+    assert [a["message"] for a in json_feed(store, after=0)] == ["before the step", "after the step"]
+
+
+def test_the_clock_stepped_back_between_every_alert_keeps_after_in_order(paths):
+    clock = FakeClock("2026-03-01 12:00:00.000")
+    writer = AlertWriter(paths, clock=clock)
+    for i in range(10):
+        writer.write("INFO", "svc", f"alert {i}")
+        clock.now -= 3600
+    feed = json_feed(AlertStore(paths), after=3)
+    assert [a["seq"] for a in feed] == list(range(4, 11))
+    assert [a["message"] for a in feed] == [f"alert {i}" for i in range(3, 10)]
+
+
+def test_alerts_rotated_into_older_files_and_gz_are_read(paths):
+    write_log(paths, "2024-05-01 09:00:00,000 [INFO] [a] oldest\n\n", "routerServiceMonitor.log.2.gz")
+    gz = paths.alert_log.with_name("routerServiceMonitor.log.2.gz")
+    gz.write_bytes(gzip.compress(b"2024-05-01 09:00:00,000 [INFO] [a] oldest\n\n"))
+    write_log(paths, "2024-05-01 09:30:00,000 [INFO] [b] older\n\n", "routerServiceMonitor.log.1")
+    write_log(paths, "2024-05-01 10:00:00,000 [INFO] [c] newest\n\n")
+    lines = legacy_lines(AlertStore(paths), "2024-05-01 08:00:00")
+    assert [line.rsplit(" ", 1)[1] for line in lines] == ["oldest", "older", "newest"]
+
+
+def test_malformed_binary_and_truncated_lines_are_skipped_not_the_end(paths):
+    write_log(paths, b"2024-05-01 10:00:00,000 [INFO] [a] one\n\n"
+                     b"\xff\xfe binary \x00 junk\n\nnot a log line\n"
+                     b"2024-05-01 10:00:01,000 [INFO] [b] two\n\n"
+                     b"2024-05-01 10:00:0")
+    code, out, _ = run_compat(paths, "2024-05-01", "09:00:00")
+    assert out == ("2024-05-01 10:00:00,000 [INFO] [a] one\\n"
+                   "2024-05-01 10:00:01,000 [INFO] [b] two\\n\n")
+
+
+def test_an_unparseable_timestamp_means_all_alerts_with_a_message_on_stderr(paths):
+    write_log(paths, A2_LOG)
+    code, out, err = run_compat(paths, "2024-13-45", "99:99:99")
+    assert code == 0
+    assert len(router_alerts(out)[0]) == 3
+    assert err == ("getRouterAlerts.sh: 2024-13-45 99:99:99 is not a 'YYYY-MM-DD HH:MM:SS' time; "
+                   "answering with all alerts\n")
+
+
+def test_json_feed_lists_foreign_lines_with_null_seq_and_after_skips_them(paths, capsys):
+    write_log(paths, "2024-05-01 10:00:00,100 [ALERT] [sshd] from an older monitor\n\n")
+    AlertWriter(paths).write("INFO", "vr", "from vrmonitor")
+    assert main(["--root", str(paths.root), "alerts", "--format", "json"]) == 0
+    feed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(a["seq"], a["message"]) for a in feed] == [(None, "from an older monitor"),
+                                                         (1, "from vrmonitor")]
+    assert feed[1]["line"].endswith("[INFO] [vr] from vrmonitor")
+    assert set(feed[1]) >= {"seq", "time", "severity", "name", "message", "line"}
+    assert main(["--root", str(paths.root), "alerts", "--format", "json", "--after", "0"]) == 0
+    assert [json.loads(l)["seq"] for l in capsys.readouterr().out.splitlines()] == [1]
+
+
+def test_alerts_cloudstack_format_matches_the_entry_point_without_recording(paths, capsys):
+    write_log(paths, A2_LOG)
+    assert main(["--root", str(paths.root), "alerts", "--since", "2024-05-01 10:00:00"]) == 0
+    assert capsys.readouterr().out == A2_ANSWER
+    assert not AlertStore(paths).polls_file.exists()
+
+
+def test_alerts_with_a_bad_since_is_a_usage_error(paths, capsys):
+    assert main(["--root", str(paths.root), "alerts", "--since", "yesterday"]) == 2
+    assert "--since 'yesterday' is not 'YYYY-MM-DD HH:MM:SS'" in capsys.readouterr().err
+
+
+def test_raise_alert_writes_through_the_writer(paths, capsys):
+    assert main(["--root", str(paths.root), "raise-alert", "--severity", "INFO", "ops", "disk swap"]) == 0
+    assert capsys.readouterr().out == ""
+    text = paths.alert_log.read_text()
+    assert text.endswith(" [INFO] [ops] disk swap\n\n")
+    assert AlertStore(paths).last_record()["seq"] == 1
+
+
+def test_logrotate_copytruncate_does_not_break_the_writer(paths):
+    writer = AlertWriter(paths)
+    writer.write("INFO", "a", "before")
+    # What logrotate copytruncate does: copy, then truncate in place.
+    copy = paths.alert_log.with_name("routerServiceMonitor.log.1")
+    copy.write_bytes(paths.alert_log.read_bytes())
+    with open(paths.alert_log, "r+b") as handle:
+        handle.truncate(0)
+    writer.write("INFO", "b", "after")
+    assert paths.alert_log.read_text().endswith("[INFO] [b] after\n\n")
+    assert paths.alert_log.read_text().count("\n") == 2
+    assert [a["message"] for a in json_feed(AlertStore(paths), after=0)] == ["before", "after"]

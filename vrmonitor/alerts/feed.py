@@ -1,0 +1,145 @@
+"""Reading alerts back: the management server's poll, and the JSON feed.
+
+The poll (getRouterAlerts.sh DATE TIME) keeps the wire format and removes the reference's losses.
+The management server sends back the newest timestamp it received, to the second, and the
+reference answered "lines stamped strictly later". That loses alerts logged later in that same
+second, and alerts stamped earlier after the wall clock stepped back.
+
+The fix: each answer records which journal entry its newest line was (by seq), keyed by the
+timestamp the management server will send back. A poll with a known timestamp gets exactly the
+journal entries after that one, whatever their stamps. An unknown timestamp (the first poll,
+lines from an older monitor) falls back to the reference's rule, read robustly: malformed lines
+are skipped instead of ending the scan, and the rotated files are read too.
+
+Work is proportional to the answer: files are read backwards and the scan stops at the first
+line that is not newer.
+"""
+
+import json
+import logging
+
+from vrmonitor.alerts.store import AlertStore, decode_record, reverse_lines
+from vrmonitor.cloudstack.alert_line import parse_line
+from vrmonitor.system.files import atomic_write
+
+LOG = logging.getLogger(__name__)
+
+# Answers remembered: enough for several management servers and a few lost answers.
+REMEMBERED_POLLS = 32
+
+
+def legacy_lines(store: AlertStore, threshold: str | None = None) -> list[str]:
+    """Log lines stamped after `threshold` (`YYYY-MM-DD HH:MM:SS`; None: all), oldest first."""
+    newer: list[str] = []
+    for path in store.log_generations():
+        for raw in reverse_lines(path):
+            line = _text(raw)
+            parsed = parse_line(line) if line else None
+            if parsed is None:
+                continue  # empty, binary or malformed: skipped, never the end of the scan
+            if threshold is not None and parsed.second <= threshold:
+                newer.reverse()
+                return newer
+            newer.append(line)
+    newer.reverse()
+    return newer
+
+
+def poll(store: AlertStore, threshold: str | None, remember: bool = True) -> list[str]:
+    """The lines getRouterAlerts.sh answers for `threshold`, oldest first.
+
+    remember: record this answer for the next poll (the management server's own calls);
+    `vrmonitor alerts` shows the same answer without recording it.
+    """
+    with store.locked(exclusive=remember):
+        polls = _read_polls(store)
+        lines = None
+        if threshold is not None and threshold in polls:
+            records = store.records_after(polls[threshold])
+            if records is not None:
+                lines = [record["line"] for record in records]
+        if lines is None:
+            lines = legacy_lines(store, threshold)
+        if remember and lines:
+            _remember(store, polls, lines[-1])
+    return lines
+
+
+def json_feed(store: AlertStore, after: int | None = None, since: str | None = None) -> list[dict]:
+    """Alerts as JSON objects, oldest first.
+
+    With `after`: journal entries with a larger seq (loss-free, clock-proof). Otherwise every
+    log line (after `since`), with the journal's fields when vrmonitor wrote it, else seq null.
+    """
+    with store.locked(exclusive=False):
+        if after is not None:
+            records = store.records_after(after)
+            if records is None:  # the journal has rotated past `after`: all it still has
+                records = store.all_records()
+            return [r for r in records if since is None or _second(r["line"]) > since]
+        lines = legacy_lines(store, since)
+        known = {}
+        for record in store.all_records():
+            known.setdefault(record["line"], []).append(record)
+    feed = []
+    for line in lines:
+        matches = known.get(line)
+        if matches:
+            feed.append(matches.pop(0))
+            continue
+        parsed = parse_line(line)
+        feed.append({"seq": None, "time": None, "boot_id": None, "severity": parsed.severity,
+                     "name": parsed.name, "message": parsed.message, "line": line})
+    return feed
+
+
+def _remember(store: AlertStore, polls: dict[str, int], newest_line: str) -> None:
+    seq = _seq_of(store, newest_line)
+    if seq is None:
+        return  # a line vrmonitor did not write: the next poll uses the timestamp rule
+    second = _second(newest_line)
+    polls.pop(second, None)
+    polls[second] = seq
+    kept = dict(list(polls.items())[-REMEMBERED_POLLS:])
+    atomic_write(store.polls_file, json.dumps(kept, indent=0) + "\n")
+
+
+def _seq_of(store: AlertStore, line: str) -> int | None:
+    """The seq of the newest journal entry with exactly this line (searching from the end).
+
+    The search stops at entries stamped before the line: a line from another writer costs
+    no more than the entries written since.
+    """
+    second = _second(line)
+    for path in store.journal_generations():
+        for raw in reverse_lines(path):
+            record = decode_record(raw)
+            if record is None:
+                continue
+            if record["line"] == line:
+                return record["seq"]
+            if _second(record["line"]) < second:
+                return None
+    return None
+
+
+def _read_polls(store: AlertStore) -> dict[str, int]:
+    try:
+        data = json.loads(store.polls_file.read_bytes())
+    except (FileNotFoundError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, int)}
+
+
+def _second(line: str) -> str:
+    parsed = parse_line(line)
+    return parsed.second if parsed else ""
+
+
+def _text(raw: bytes) -> str | None:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None

@@ -1,0 +1,124 @@
+"""The alert writer every producer uses: the daemon, `monitorServices.py`, `vrmonitor raise-alert`.
+
+Under the store's exclusive lock it takes the next sequence number from the journal, appends the
+journal record, then the legacy line, rotating both at the size limit (rename-based, so readers
+holding the shared lock see whole generations). The legacy log is opened with O_APPEND for each
+alert, so an external logrotate `copytruncate` is harmless.
+"""
+
+import json
+import logging
+import os
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from vrmonitor.alerts.store import AlertStore
+from vrmonitor.clock import SystemClock
+from vrmonitor.cloudstack.alert_line import SEVERITIES, clean_text, format_line
+from vrmonitor.paths import Paths
+
+LOG = logging.getLogger(__name__)
+
+BOOT_ID_FILE = "/proc/sys/kernel/random/boot_id"
+
+
+@dataclass(frozen=True)
+class Alert:
+    seq: int
+    time: str  # ISO 8601, microseconds and UTC offset
+    boot_id: str
+    severity: str
+    name: str
+    message: str
+    line: str  # exactly as in routerServiceMonitor.log, without the newlines
+
+    def record(self) -> dict:
+        return {"seq": self.seq, "time": self.time, "boot_id": self.boot_id,
+                "severity": self.severity, "name": self.name, "message": self.message,
+                "line": self.line}
+
+
+class AlertWriter:
+    def __init__(self, paths: Paths, max_bytes: int = 10 * 1024 * 1024, backups: int = 5,
+                 clock=SystemClock()):
+        self.store = AlertStore(paths)
+        self.max_bytes = max_bytes
+        self.backups = backups
+        self.clock = clock
+        self.boot_id = read_boot_id()
+
+    def write(self, severity: str, name: str, message: str) -> Alert:
+        if severity not in SEVERITIES:
+            raise ValueError(f"severity must be one of {', '.join(SEVERITIES)}, not {severity!r}")
+        when = datetime.fromtimestamp(self.clock.wall()).astimezone()
+        with self.store.locked(exclusive=True):
+            last = self.store.last_record()
+            alert = Alert(seq=(last["seq"] if last else 0) + 1,
+                          time=when.isoformat(timespec="microseconds"), boot_id=self.boot_id,
+                          severity=severity, name=clean_text(name), message=clean_text(message),
+                          line=format_line(when, severity, name, message))
+            record = (json.dumps(alert.record(), ensure_ascii=False) + "\n").encode("utf-8")
+            legacy = (alert.line + "\n\n").encode("utf-8")
+            # Each file rotates at its own limit: the journal must not cost the router's small
+            # /var more than the log itself does.
+            self._rotate_if_full(self.store.journal, len(record), compressed_too=False)
+            _append(self.store.journal, record)
+            self._rotate_if_full(self.store.log, len(legacy), compressed_too=True)
+            _append(self.store.log, legacy)
+        return alert
+
+    def _rotate_if_full(self, path: Path, adding: int, compressed_too: bool) -> None:
+        if _size(path) + adding > self.max_bytes:
+            LOG.info("rotating %s", path)
+            _shift(path, self.backups, compressed_too)
+
+
+def read_boot_id() -> str:
+    try:
+        with open(BOOT_ID_FILE) as handle:
+            return handle.read().strip()
+    except OSError:
+        return ""
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
+def _append(path: Path, data: bytes) -> None:
+    """Append whole lines; if a crash left the file without a final newline, end that line first."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        if _ends_unterminated(fd):
+            data = b"\n" + data
+        written = 0
+        while written < len(data):
+            written += os.write(fd, data[written:])
+    finally:
+        os.close(fd)
+
+
+def _ends_unterminated(fd: int) -> bool:
+    size = os.fstat(fd).st_size
+    return size > 0 and os.pread(fd, 1, size - 1) != b"\n"
+
+
+def _shift(base: Path, backups: int, compressed_too: bool) -> None:
+    """base -> base.1 -> ... -> base.<backups>; the oldest generation is dropped."""
+    suffixes = ("", ".gz") if compressed_too else ("",)
+    for n in range(backups, 0, -1):
+        for suffix in suffixes:
+            older = base.with_name(f"{base.name}.{n}{suffix}")
+            if not older.exists():
+                continue
+            if n == backups:
+                older.unlink()
+            else:
+                older.rename(base.with_name(f"{base.name}.{n + 1}{suffix}"))
+    if base.exists():
+        base.rename(base.with_name(f"{base.name}.1"))
