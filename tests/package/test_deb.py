@@ -5,7 +5,8 @@ Run as root, under Debian's interpreter (CI does both):
     /usr/bin/python3 -m pytest tests/package -q
 
 The .deb comes from dist/ when it is newer than every packaged source file; otherwise
-scripts/build-deb builds it first (about a minute). The tests that install the package purge
+scripts/build-deb builds it first (about 15 s on the 2-core CI machine, up
+to a minute on a slow one). The tests that install the package purge
 any earlier install first and purge again at the end, pass or fail. Installing never starts
 the daemon: when the machine has no /usr/sbin/policy-rc.d, one that denies every start is put
 there for the install and removed afterwards.
@@ -33,7 +34,7 @@ PACKAGED_SOURCES = ("setup.py", "pyproject.toml", "bin/", "vrmonitor/", "debian/
 # Exactly the Debian packages the binary package depends on (`python3` from ${python3:Depends}).
 EXPECTED_DEPENDS = {"python3-psutil", "python3-netifaces", "python3-scapy", "python3-daemon",
                     "python3-jsonschema", "python3"}
-# Created by the daemon, not by dpkg: purge must remove them all the same.
+# vrmonitor's own folders: purge leaves none (the state and runtime ones come from the daemon).
 OWN_FOLDERS = ("/etc/vrmonitor", "/var/lib/vrmonitor", "/run/vrmonitor")
 PROM_FILE = Path("/var/lib/prometheus/node-exporter/vrmonitor.prom")
 
@@ -102,7 +103,7 @@ def built() -> Built:
     version = project_version()
     found = find_built(version)
     if found is None or found.deb.stat().st_mtime < newest_packaged_source():
-        # scripts/build-deb: dpkg-buildpackage (with the unit tests) and lintian, about 1 min.
+        # scripts/build-deb: dpkg-buildpackage (with the unit tests) and lintian, 15-60 s.
         done = subprocess.run([str(PROJECT / "scripts" / "build-deb")], cwd=PROJECT,
                               capture_output=True, text=True, check=False)
         assert done.returncode == 0, described(done)
