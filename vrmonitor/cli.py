@@ -18,27 +18,50 @@ EXIT_USAGE = 2
 DEBUG_ENV = "VRMONITOR_DEBUG"
 
 
+def _formatter(prog: str) -> argparse.HelpFormatter:
+    """argparse's formatter, told the width so that it does not import shutil to learn it."""
+    try:
+        columns = int(os.environ.get("COLUMNS", "")) or os.get_terminal_size(sys.__stdout__.fileno()).columns
+    except (ValueError, OSError, AttributeError):
+        columns = 80
+    return argparse.RawDescriptionHelpFormatter(prog, width=max(columns - 2, 40))
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="vrmonitor", description=(
-        "Service monitor, health checks and diagnostics for CloudStack system VMs."))
+    """The global parser; the command's own arguments are parsed by command_parser()."""
+    listing = "\n".join(f"  {name:<16}{summary}" for name, (_, summary) in COMMANDS.items())
+    parser = argparse.ArgumentParser(
+        prog="vrmonitor", formatter_class=_formatter,
+        description="Service monitor, health checks and diagnostics for CloudStack system VMs.",
+        epilog=f"commands:\n{listing}\n\n'vrmonitor COMMAND --help' describes a command.")
     parser.add_argument("--version", action="version", version=f"vrmonitor {__version__}")
     parser.add_argument("--root", metavar="DIR", help=(
         f"resolve every file path under DIR (environment {ROOT_ENV}; default /)"))
     parser.add_argument("--config", metavar="FILE", help=(
         "vrmonitor's configuration (default <root>/etc/vrmonitor/vrmonitor.toml)"))
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages to stderr")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    commands.required = True
-    for name, module_name in COMMANDS.items():
-        module = importlib.import_module(module_name)
-        sub = commands.add_parser(name, help=module.HELP, description=module.HELP)
-        module.add_arguments(sub)
-        sub.set_defaults(handler=module.run)
+    parser.add_argument("command", metavar="COMMAND", choices=list(COMMANDS),
+                        help="one of the commands below")
+    rest = parser.add_argument("arguments", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    rest.required = False  # the command's own parser decides what it needs
     return parser
 
 
+def command_parser(name: str):
+    """The parser of one command, and its module. Only this command's module is imported:
+    building every command's parser would cost more than the rest of the start-up."""
+    module_name, summary = COMMANDS[name]
+    module = importlib.import_module(module_name)
+    parser = argparse.ArgumentParser(prog=f"vrmonitor {name}", description=summary,
+                                     formatter_class=_formatter)
+    module.add_arguments(parser)
+    return parser, module
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    options = build_parser().parse_args(argv)
+    parser, module = command_parser(options.command)
+    args = parser.parse_args(options.arguments, namespace=options)
     import logging
 
     from vrmonitor.commands.context import Context
@@ -50,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     paths = Paths.from_option(args.root)
     context = Context(paths=paths, config_file=args.config or str(paths.config_file))
     try:
-        return args.handler(args, context)
+        return module.run(args, context)
     except ConfigError as exc:
         for problem in exc.problems or [str(exc)]:
             print(problem, file=sys.stderr)

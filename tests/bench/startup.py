@@ -23,8 +23,8 @@ def heavy_imports(python: str) -> list[str]:
 
 
 def run(python: str = sys.executable) -> list[Row]:
-    figure = median_wall([python, COMMAND, "--version"], runs=30, env=_env())
-    baseline = median_wall([python, "-c", "pass"], runs=30)
+    figure = median_wall([python, COMMAND, "--version"], runs=50, env=_env())
+    baseline = median_wall([python, "-c", "pass"], runs=50)
     heavy = heavy_imports(python)
     note = "heavy imports: " + (", ".join(heavy) if heavy else "none")
     return [Row("start-up: vrmonitor --version vs python3 -c pass", figure, baseline, "s",

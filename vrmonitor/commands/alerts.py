@@ -2,8 +2,6 @@
 
 import sys
 
-HELP = "print alerts from routerServiceMonitor.log, oldest first"
-
 
 def add_arguments(parser):
     parser.add_argument("--since", metavar="'YYYY-MM-DD HH:MM:SS'",

@@ -1,7 +1,5 @@
 """`vrmonitor compat install`: place the CloudStack entry points under a root."""
 
-HELP = "install the CloudStack entry points (getRouterAlerts.sh, diagnostics.py, ...)"
-
 
 def add_arguments(parser):
     actions = parser.add_subparsers(dest="action", metavar="ACTION")

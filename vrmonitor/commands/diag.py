@@ -2,7 +2,6 @@
 
 from vrmonitor.commands import not_implemented
 
-HELP = "ping, ping6, arping, traceroute or traceroute6 an address (options as the Debian tools)"
 TOOLS = ("ping", "ping6", "arping", "traceroute", "traceroute6")
 
 

@@ -2,8 +2,6 @@
 
 from vrmonitor.commands import not_implemented
 
-HELP = "run basic or advanced health checks now (joining a run in progress)"
-
 
 def add_arguments(parser):
     actions = parser.add_subparsers(dest="action", metavar="ACTION")

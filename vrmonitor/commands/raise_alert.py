@@ -1,7 +1,5 @@
 """`vrmonitor raise-alert`: append one alert for the management server's next poll."""
 
-HELP = "append one alert to routerServiceMonitor.log through the daemon's writer"
-
 
 def add_arguments(parser):
     parser.add_argument("--severity", choices=("INFO", "ALERT"), default="ALERT")

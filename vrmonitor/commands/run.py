@@ -1,11 +1,6 @@
 """`vrmonitor run`: the daemon."""
 
-import logging
-
 from vrmonitor.commands import not_implemented
-
-HELP = "run the monitoring daemon"
-LOG = logging.getLogger(__name__)
 
 
 def add_arguments(parser):
@@ -16,6 +11,8 @@ def add_arguments(parser):
 
 
 def run(args, context) -> int:
+    import logging
+
     from vrmonitor.cloudstack.monitor_conf import load_monitor_conf
     from vrmonitor.config.settings import load_settings
     from vrmonitor.daemon import Daemon
@@ -26,10 +23,12 @@ def run(args, context) -> int:
     if not args.foreground:
         return not_implemented("run without --foreground (detaching)")
 
+    log = logging.getLogger(__name__)
+
     def load_services():
         conf = load_monitor_conf(context.paths.monitor_conf)
         for problem in conf.problems:
-            LOG.warning("%s", problem)
+            log.warning("%s", problem)
         return conf.services
 
     daemon = Daemon(context.paths, settings.services.verify_interval, load_services,

@@ -8,7 +8,6 @@ by the path it was read from; the CloudStack files by their contract paths, as e
 
 import sys
 
-HELP = "validate the configuration files; exit 2 with one line per problem"
 
 EXIT_INVALID = 2
 
