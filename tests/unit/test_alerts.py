@@ -246,3 +246,14 @@ def test_logrotate_copytruncate_does_not_break_the_writer(paths):
     assert paths.alert_log.read_text().endswith("[INFO] [b] after\n\n")
     assert paths.alert_log.read_text().count("\n") == 2
     assert [a["message"] for a in json_feed(AlertStore(paths), after=0)] == ["before", "after"]
+
+
+def test_an_internal_error_in_an_entry_point_is_one_line_on_stderr_and_nothing_on_stdout(paths):
+    # The journal folder is a file: the store cannot take its lock.
+    paths.state_dir.mkdir(parents=True)
+    (paths.state_dir / "alerts").write_text("not a folder")
+    write_log(paths, A2_LOG)
+    code, out, err = run_compat(paths, "2024-05-01", "10:00:00")
+    assert code == 1 and out == ""
+    assert err.startswith("getRouterAlerts.sh: ") and err.count("\n") == 1
+    assert "Traceback" not in err

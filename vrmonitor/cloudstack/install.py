@@ -21,9 +21,9 @@ ENTRY_POINTS = {
 TEMPLATE = '''#!{python}
 # {vm_path}: installed by `vrmonitor compat install`; bound to root {root}.
 import sys
-{path_line}from vrmonitor.cloudstack.{module} import main
+{path_line}from vrmonitor.cloudstack.entry import call
 
-sys.exit(main(sys.argv[1:], root={root!r}))
+sys.exit(call({module!r}, {name!r}, sys.argv[1:], root={root!r}))
 '''
 
 
@@ -44,4 +44,4 @@ def script(vm_path: str, module: str, paths: Paths, python: str) -> str:
     on_default_path = package_parent in site.getsitepackages()
     path_line = "" if on_default_path else f"sys.path.insert(0, {package_parent!r})\n"
     return TEMPLATE.format(python=python, vm_path=vm_path, root=str(paths.root),
-                           path_line=path_line, module=module)
+                           path_line=path_line, module=module, name=Path(vm_path).name)
