@@ -1,11 +1,18 @@
 """Detection: is a monitored service up, judged from its pidfile and the process it names.
 
-Up only if the pidfile names a live, non-zombie process called `processname` and, when that
-PID was seen before, with the same start time (otherwise the PID was reused).
+Up only if the pidfile names a live, non-zombie process called `processname`, the pidfile is
+not older than that process (a service writes its pidfile after it starts, so an older pidfile
+was left by a previous instance and merely names a namesake), and, when that PID was seen
+before, the process has the same start time (otherwise the PID was reused).
 """
 
+import os
 from dataclasses import dataclass
 from enum import Enum
+
+# Slack between a process's recorded start time and its pidfile's mtime (clock tick granularity,
+# filesystems with coarse timestamps).
+PIDFILE_SLACK = 1.0
 
 from vrmonitor.system.identity import (PidfileProblem, ProcessIdentity, identify, is_named,
                                        read_pidfile)
@@ -39,6 +46,12 @@ def observe(processname: str, pidfile: str | None,
     if not is_named(identity, processname):
         return _down(f"pidfile {pidfile} names PID {pid}, which is {identity.name!r}, "
                      f"not {processname!r}")
+    try:
+        written = os.stat(pidfile).st_mtime
+    except OSError:
+        written = None
+    if written is not None and written < identity.start_time - PIDFILE_SLACK:
+        return _down(f"pidfile {pidfile} is stale: written before PID {pid} ({identity.name}) started")
     if known is not None and known.pid == pid and known.start_time != identity.start_time:
         return _down(f"PID {pid} was reused: started at {identity.start_time:.2f}, "
                      f"the {processname} seen before started at {known.start_time:.2f}")

@@ -1,0 +1,255 @@
+"""The service monitor's decisions, on real processes, with a scripted recovery job.
+
+The services are `sleep` processes this test starts; the init system is replaced by a recovery
+job that starts a new one (or fails as told). The real daemons are exercised in
+tests/integration/test_service_monitor.py.
+"""
+
+import os
+import random
+import selectors
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, replace
+
+import pytest
+
+from vrmonitor.alerts.writer import AlertWriter
+from vrmonitor.cloudstack.monitor_conf import ServiceEntry
+from vrmonitor.config.settings import ServiceSettings
+from vrmonitor.paths import Paths
+from vrmonitor.services.detect import ServiceState, observe
+from vrmonitor.services.monitor import Outcome, ServiceMonitor
+
+
+@dataclass
+class FakeInit:
+    name: str = "sysv"
+
+
+class Service:
+    """A `sleep` standing in for a daemon, with its pidfile."""
+
+    def __init__(self, folder):
+        self.pidfile = folder / "svc.pid"
+        self.processes = []
+
+    def start(self):
+        process = subprocess.Popen(["sleep", "300"])
+        self.processes.append(process)
+        self.pidfile.write_text(f"{process.pid}\n")
+        return process
+
+    def kill(self):
+        process = self.processes[-1]
+        process.kill()
+        process.wait()
+
+    def stop_all(self):
+        for process in self.processes:
+            process.kill()
+            process.wait()
+
+
+class Harness:
+    def __init__(self, tmp_path, settings, script):
+        self.paths = Paths(tmp_path)
+        self.service = Service(tmp_path)
+        self.entry = ServiceEntry("svc", "sleep", "sleepsvc", str(self.service.pidfile))
+        self.entries = (self.entry,)
+        self.script = list(script)  # outcomes the recovery job plays, last one repeats
+        self.calls = []
+        self.selector = selectors.DefaultSelector()
+        self.wake_r, self.wake_w = os.pipe2(os.O_NONBLOCK)
+        self.selector.register(self.wake_r, selectors.EVENT_READ, None)
+        self.monitor = ServiceMonitor(lambda: (self.entries, self.entries), settings,
+                                      AlertWriter(self.paths), FakeInit(), self.selector,
+                                      lambda: os.write(self.wake_w, b"x"),
+                                      recover_job=self.recover, rng=random.Random(1),
+                                      reminder_interval=0)
+
+    def recover(self, entry, init):
+        self.calls.append(time.monotonic())
+        outcome = self.script[0] if len(self.script) == 1 else self.script.pop(0)
+        if outcome == "start":
+            self.service.start()
+            return Outcome("restarted", "")
+        return outcome
+
+    def drive(self, seconds, until=None):
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            self.monitor.tick(time.monotonic())
+            if until is not None and until():
+                return True
+            timeout = max(0.0, min(self.monitor.next_due(), end) - time.monotonic())
+            for key, _ in self.selector.select(min(timeout, 0.05)):
+                if key.data is None:
+                    try:
+                        os.read(self.wake_r, 512)
+                    except BlockingIOError:
+                        pass
+                else:
+                    key.data()
+        return until() if until else False
+
+    def alerts(self):
+        if not self.paths.alert_log.exists():
+            return []
+        return [line.split(" ", 2)[2] for line in self.paths.alert_log.read_text().splitlines() if line]
+
+    def close(self):
+        self.monitor.close()
+        self.service.stop_all()
+
+
+SETTINGS = ServiceSettings(verify_interval=60.0, restart_attempts=3, backoff_initial=0.05,
+                           backoff_max=0.1, parked_reprobe_interval=0.6)
+
+
+@pytest.fixture
+def make(tmp_path):
+    made = []
+
+    def factory(script=("start",), settings=SETTINGS):
+        harness = Harness(tmp_path, settings, script)
+        made.append(harness)
+        return harness
+
+    yield factory
+    for harness in made:
+        harness.close()
+
+
+def state(h):
+    return h.monitor.watched["svc"].state
+
+
+def test_a_healthy_service_writes_no_alert(make):
+    h = make()
+    h.service.start()
+    h.drive(0.3)
+    assert state(h) is ServiceState.UP
+    assert h.alerts() == [] and h.calls == []
+
+
+def test_a_kill_is_seen_by_event_and_recovered_with_the_reference_lines(make):
+    h = make(["start"])
+    h.service.start()
+    h.drive(0.2)
+    killed_at = time.monotonic()
+    h.service.kill()
+    # verify_interval is 60 s: only the pidfd event can explain a reaction within this drive.
+    assert h.drive(5, until=lambda: state(h) is ServiceState.UP and h.calls)
+    assert h.calls[0] - killed_at < SETTINGS.verify_interval
+    assert h.alerts() == ["[INFO] [sleep] The process sleep is not running trying recover",
+                          "[INFO] [sleepsvc] The process sleepsvc is recovered successfully "]
+    snapshot = h.monitor.snapshot(time.time())["svc"]
+    assert snapshot["restarts_last_hour"] == 1 and snapshot["state"] == "up"
+
+
+def test_a_zombie_is_down(make):
+    h = make(["start"])
+    process = h.service.start()
+    h.drive(0.2)
+    os.kill(process.pid, signal.SIGKILL)  # not reaped: a zombie of this test process
+    assert h.drive(5, until=lambda: h.calls)
+    assert "The process sleep is not running trying recover" in h.alerts()[0]
+    process.wait()
+
+
+def test_a_broken_config_raises_one_alert_and_no_restart_loop(make):
+    h = make([Outcome("config", "dnsmasq: bad option at line 3 of /etc/dnsmasq.conf")])
+    h.service.start()
+    h.drive(0.1)
+    h.service.kill()
+    h.drive(2.0)
+    # One attempt, then one re-try per parked interval (0.6 s): never a loop.
+    assert 1 <= len(h.calls) <= 4
+    config_alerts = [a for a in h.alerts() if "configuration test failed" in a]
+    assert config_alerts == ["[ALERT] [sleep] The process sleep recover failed: configuration test "
+                             "failed, not restarting: dnsmasq: bad option at line 3 of /etc/dnsmasq.conf"]
+    assert h.monitor.watched["svc"].parked
+
+
+def test_a_service_that_cannot_start_is_parked_after_the_ladder(make):
+    h = make([Outcome("failed", "start-stop-daemon: unable to start")])
+    h.service.start()
+    h.drive(0.1)
+    h.service.kill()
+    assert h.drive(10, until=lambda: h.monitor.watched["svc"].parked)
+    assert len(h.calls) == SETTINGS.restart_attempts  # the ladder, then parked
+    h.drive(1.5)
+    assert SETTINGS.restart_attempts < len(h.calls) <= SETTINGS.restart_attempts + 3
+    failed = [a for a in h.alerts() if "recover failed" in a]
+    assert failed == ["[ALERT] [sleep] The process sleep recover failed: 3 restarts did not bring "
+                      "it back (start-stop-daemon: unable to start); re-checked every 0.6 s without restarting"]
+
+
+def test_a_parked_service_that_comes_back_by_itself_is_reported(make):
+    h = make([Outcome("failed", "no")], settings=replace(SETTINGS, verify_interval=0.1))
+    h.service.start()
+    h.drive(0.1)
+    h.service.kill()
+    assert h.drive(10, until=lambda: h.monitor.watched["svc"].parked)
+    h.service.start()  # an operator starts it by hand; the periodic verification finds it
+    assert h.drive(3, until=lambda: state(h) is ServiceState.UP)
+    assert h.alerts()[-1] == "[INFO] [sleep] The process detected as running"
+    assert not h.monitor.watched["svc"].parked
+
+
+def test_a_service_removed_from_monitor_conf_is_no_longer_watched(make):
+    h = make()
+    h.service.start()
+    h.drive(0.1)
+    h.entries = ()
+    h.monitor.reload()  # what SIGHUP does; a changed file is also seen at the next verification
+    h.drive(0.1)
+    assert h.monitor.watched == {}
+    h.service.kill()
+    h.drive(0.3)
+    assert h.calls == [] and h.alerts() == []
+
+
+def test_a_stale_pidfile_naming_a_namesake_is_down(tmp_path):
+    pidfile = tmp_path / "stale.pid"
+    namesake = subprocess.Popen(["sleep", "300"])
+    try:
+        pidfile.write_text(f"{namesake.pid}\n")
+        long_ago = time.time() - 3600
+        os.utime(pidfile, (long_ago, long_ago))
+        seen = observe("sleep", str(pidfile))
+        assert seen.state is ServiceState.DOWN
+        assert seen.reason == f"pidfile {pidfile} is stale: written before PID {namesake.pid} (sleep) started"
+    finally:
+        namesake.kill()
+        namesake.wait()
+
+
+def test_a_reused_pid_is_down(tmp_path):
+    pidfile = tmp_path / "svc.pid"
+    process = subprocess.Popen(["sleep", "300"])
+    try:
+        pidfile.write_text(f"{process.pid}\n")
+        first = observe("sleep", str(pidfile))
+        assert first.state is ServiceState.UP
+        earlier = replace(first.identity, start_time=first.identity.start_time - 100)
+        seen = observe("sleep", str(pidfile), known=earlier)
+        assert seen.state is ServiceState.DOWN and "was reused" in seen.reason
+    finally:
+        process.kill()
+        process.wait()
+
+
+@pytest.mark.parametrize("content, reason", [
+    (None, "pidfile {p} is missing"),
+    ("garbage\n", "pidfile {p} holds 'garbage', not a PID"),
+    ("", "pidfile {p} holds 'nothing', not a PID"),
+])
+def test_bad_pidfiles_say_what_is_wrong(tmp_path, content, reason):
+    pidfile = tmp_path / "x.pid"
+    if content is not None:
+        pidfile.write_text(content)
+    seen = observe("sleep", str(pidfile))
+    assert seen.state is ServiceState.DOWN and seen.reason == reason.format(p=pidfile)

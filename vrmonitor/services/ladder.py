@@ -1,0 +1,31 @@
+"""The restart escalation ladder: when to try again, and when to stop trying.
+
+Attempt 1 is immediate. Attempt n > 1 waits backoff_initial * 2^(n-2) seconds, capped at
+backoff_max, with +-20% jitter so that many routers recovering from one shared cause do not
+restart in lock-step. After `attempts` failed restarts the service is parked: no more restarts,
+only a re-check every `parked_reprobe` seconds, until it comes back, monitor.conf changes, or
+the daemon reloads.
+"""
+
+import random
+from dataclasses import dataclass
+
+JITTER = 0.2
+
+
+@dataclass(frozen=True)
+class Ladder:
+    attempts: int = 5
+    backoff_initial: float = 1.0
+    backoff_max: float = 300.0
+    parked_reprobe: float = 300.0
+
+    def delay_before(self, attempt: int, rng: random.Random) -> float:
+        """Seconds to wait before restart number `attempt` (1-based)."""
+        if attempt <= 1:
+            return 0.0
+        base = min(self.backoff_initial * 2 ** (attempt - 2), self.backoff_max)
+        return min(base * rng.uniform(1 - JITTER, 1 + JITTER), self.backoff_max)
+
+    def exhausted(self, failed_attempts: int) -> bool:
+        return failed_attempts >= self.attempts

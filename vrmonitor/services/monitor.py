@@ -1,0 +1,323 @@
+"""The service monitor: detect by event, recover safely, alert on transitions only.
+
+One `Watched` record per /etc/monitor.conf section. A service's death is learnt from a pidfd on
+its process (registered in the daemon's selector). A full verification every
+`verify_interval` seconds catches what events cannot: a replaced pidfile, a service started
+by someone else, a changed monitor.conf.
+
+Recovery runs in worker threads: config test, apache2 orphans, then the init system's restart.
+A 3-second dnsmasq restart therefore never delays detection elsewhere or the watchdog.
+Restarts climb the ladder (ladder.py), and a broken configuration stops the climb at once.
+
+Alert lines keep the reference's texts with the name in the brackets. Alerts are written on
+transitions only, with a reminder while a service stays down.
+"""
+
+import logging
+import os
+import random
+import selectors
+import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Callable
+
+from vrmonitor.services.detect import ServiceState, observe
+from vrmonitor.services.ladder import Ladder
+from vrmonitor.system.identity import ProcessIdentity
+
+LOG = logging.getLogger(__name__)
+
+HOUR = 3600.0
+# After a restart reports success, how long the service gets to write its pidfile.
+SETTLE = 3.0
+# Consecutive failed functional probes of a live process before it is restarted.
+DEGRADED_RESTART_AFTER = 3
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a recovery job did: restarted | failed | config | unknown | start-limit | deferred."""
+    kind: str
+    detail: str
+
+
+@dataclass
+class Watched:
+    entry: object  # cloudstack.monitor_conf.ServiceEntry
+    state: ServiceState | None = None  # None until first seen
+    reason: str = "not checked yet"
+    identity: ProcessIdentity | None = None
+    since: float = field(default_factory=time.time)  # wall time of the last state change
+    failed_attempts: int = 0
+    next_attempt: float | None = None  # monotonic
+    settle_until: float | None = None  # monotonic: waiting for a restarted service to appear
+    parked: bool = False
+    blocked: str | None = None  # why restarting is pointless now (config, unknown service, ...)
+    job: Future | None = None
+    down_alerted: bool = False
+    last_reminder: float = 0.0  # monotonic
+    restarts: deque = field(default_factory=lambda: deque(maxlen=64))  # wall times
+    restarted_at: float | None = None  # wall time of the last successful restart by vrmonitor
+    last_action: str = ""
+    last_outcome: str = ""
+    degraded_probes: int = 0
+    pidfd: int | None = None
+
+    @property
+    def name(self) -> str:
+        return self.entry.processname
+
+
+class ServiceMonitor:
+    def __init__(self, load_entries: Callable[[], tuple], settings, alerts, init, selector: selectors.BaseSelector,
+                 wake: Callable[[], None], *, recover_job: Callable, probe: Callable | None = None,
+                 reminder_interval: float = 3600.0, rng: random.Random | None = None):
+        """load_entries: () -> (entries, fingerprint) of monitor.conf; settings: [services];
+        alerts: an AlertWriter; recover_job: (entry, init) -> Outcome, run in a worker thread;
+        probe: (entry) -> ProbeResult | None; reminder_interval: seconds, 0 for none."""
+        self._load_entries = load_entries
+        self._settings = settings
+        self._reminder_interval = reminder_interval
+        self._alerts = alerts
+        self._init = init
+        self._selector = selector
+        self._wake = wake
+        self._recover_job = recover_job
+        self._probe = probe
+        self._rng = rng or random.Random()
+        self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="recover")
+        self._ladder = Ladder(settings.restart_attempts, settings.backoff_initial,
+                              settings.backoff_max, settings.parked_reprobe_interval)
+        self._fingerprint = None
+        self.watched: dict[str, Watched] = {}
+        self._next_verify = 0.0
+
+    # --- the loop's interface ---
+
+    def next_due(self) -> float:
+        due = [self._next_verify]
+        for w in self.watched.values():
+            due.extend(t for t in (w.next_attempt, w.settle_until) if t is not None)
+        return min(due)
+
+    def tick(self, now: float) -> None:
+        for w in list(self.watched.values()):
+            if w.job is not None and w.job.done():
+                self._finish_job(w, now)
+        if now >= self._next_verify:
+            self._reload_if_changed()
+            for w in self.watched.values():
+                self._check(w, now)
+            self._next_verify = now + self._settings.verify_interval
+        for w in self.watched.values():
+            if w.settle_until is not None and now >= w.settle_until:
+                w.settle_until = None
+                self._after_restart(w, now)
+            elif w.next_attempt is not None and now >= w.next_attempt and w.job is None:
+                self._start_recovery(w, now)
+
+    def reload(self) -> None:
+        """SIGHUP: re-read monitor.conf and give parked services a fresh budget."""
+        self._fingerprint = None
+        for w in self.watched.values():
+            if w.parked:
+                w.parked, w.failed_attempts = False, 0
+        self._next_verify = 0.0
+
+    def close(self) -> None:
+        for w in self.watched.values():
+            self._unwatch(w)
+        self._executor.shutdown(wait=True, cancel_futures=True)
+
+    def summary(self) -> str:
+        up = sum(1 for w in self.watched.values() if w.state is ServiceState.UP)
+        return f"services up {up}/{len(self.watched)}"
+
+    def snapshot(self, now_wall: float) -> dict:
+        services = {}
+        for section, w in self.watched.items():
+            services[section] = {
+                "processname": w.entry.processname, "servicename": w.entry.servicename,
+                "state": w.state.value if w.state else "unknown", "since": w.since,
+                "reason": w.reason, "pid": w.identity.pid if w.identity else None,
+                "parked": w.parked, "blocked": w.blocked,
+                "restarts_last_hour": sum(1 for t in w.restarts if now_wall - t <= HOUR),
+                "restarted_at": w.restarted_at, "last_action": w.last_action,
+                "last_outcome": w.last_outcome,
+            }
+        return services
+
+    # --- detection ---
+
+    def _on_exit(self, section: str) -> None:
+        """The watched process exited: judge the service now, not at the next verification."""
+        w = self.watched.get(section)
+        if w is not None:
+            self._unwatch(w)
+            self._check(w, time.monotonic())
+
+    def _check(self, w: Watched, now: float) -> None:
+        if w.job is not None or w.settle_until is not None:
+            return  # a recovery is under way; its completion judges the service
+        seen = observe(w.entry.processname, w.entry.pidfile, w.identity)
+        if seen.state is ServiceState.UP and self._probe is not None:
+            result = self._probe(w.entry)
+            if result is not None and not result.ok:
+                w.degraded_probes += 1
+                self._degraded(w, now, result.detail, seen.identity)
+                return
+        w.degraded_probes = 0
+        if seen.state is ServiceState.UP:
+            self._up(w, seen.identity, seen.reason, by_us=False)
+        else:
+            self._down(w, now, seen.reason)
+
+    def _up(self, w: Watched, identity: ProcessIdentity, reason: str, by_us: bool) -> None:
+        was = w.state
+        if was is not ServiceState.UP:
+            w.since = time.time()
+            if by_us:
+                self._alert("INFO", w.entry.servicename or w.name,
+                            f"The process {w.entry.servicename or w.name} is recovered successfully ")
+            elif w.down_alerted or was is ServiceState.DEGRADED:
+                self._alert("INFO", w.name, "The process detected as running")
+        w.state, w.reason, w.identity = ServiceState.UP, reason, identity
+        w.failed_attempts, w.parked, w.blocked = 0, False, None
+        w.next_attempt, w.down_alerted = None, False
+        self._watch(w)
+
+    def _down(self, w: Watched, now: float, reason: str) -> None:
+        w.identity = None
+        self._unwatch(w)
+        if w.state is not ServiceState.DOWN:
+            w.state, w.since, w.reason = ServiceState.DOWN, time.time(), reason
+            w.down_alerted, w.last_reminder = True, now
+            self._alert("INFO", w.name, f"The process {w.name} is not running trying recover")
+            w.next_attempt = now
+            return
+        w.reason = reason
+        if w.parked and w.next_attempt is None:
+            # Parked: re-checked every verification, re-tried only after parked_reprobe.
+            w.next_attempt = now + self._ladder.parked_reprobe
+        self._remind(w, now)
+
+    def _degraded(self, w: Watched, now: float, detail: str, identity) -> None:
+        if w.state is not ServiceState.DEGRADED:
+            w.state, w.since = ServiceState.DEGRADED, time.time()
+            self._alert("ALERT", w.name, f"The process {w.name} is running but not serving: {detail}")
+            w.last_reminder = now
+        w.reason, w.identity = f"running but not serving: {detail}", identity
+        self._watch(w)
+        if w.degraded_probes >= DEGRADED_RESTART_AFTER and w.next_attempt is None and not w.parked:
+            w.next_attempt = now
+        self._remind(w, now)
+
+    def _remind(self, w: Watched, now: float) -> None:
+        interval = self._reminder_interval
+        if interval and now - w.last_reminder >= interval:
+            w.last_reminder = now
+            since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(w.since))
+            self._alert("ALERT", w.name, f"The process {w.name} is still {w.state.value} since {since}: {w.reason}")
+
+    # --- recovery ---
+
+    def _start_recovery(self, w: Watched, now: float) -> None:
+        w.next_attempt = None
+        w.last_action = f"restart attempt {w.failed_attempts + 1}"
+        w.job = self._executor.submit(self._recover_job, w.entry, self._init)
+        w.job.add_done_callback(lambda _: self._wake())
+
+    def _finish_job(self, w: Watched, now: float) -> None:
+        try:
+            outcome = w.job.result()
+        except Exception as exc:  # the worker's boundary: recorded as a failed attempt
+            LOG.exception("recovery of %s failed", w.name)
+            outcome = Outcome("failed", f"{type(exc).__name__}: {exc}")
+        w.job = None
+        w.last_outcome = f"{outcome.kind}: {outcome.detail}".strip().rstrip(":")
+        if outcome.kind == "restarted":
+            w.restarts.append(time.time())
+            w.settle_until = now + SETTLE
+            self._after_restart(w, now, final=False)
+        elif outcome.kind in ("config", "unknown", "start-limit"):
+            self._block(w, now, outcome)
+        else:  # failed, deferred (systemd restarts it itself)
+            self._failed_attempt(w, now, outcome.detail)
+
+    def _after_restart(self, w: Watched, now: float, final: bool = True) -> None:
+        seen = observe(w.entry.processname, w.entry.pidfile, None)
+        if seen.state is ServiceState.UP:
+            w.settle_until = None
+            w.restarted_at = time.time()
+            self._up(w, seen.identity, seen.reason, by_us=True)
+        elif final:
+            self._failed_attempt(w, now, f"restart reported success but {seen.reason}")
+
+    def _failed_attempt(self, w: Watched, now: float, detail: str) -> None:
+        w.failed_attempts += 1
+        w.reason = detail or w.reason
+        if self._ladder.exhausted(w.failed_attempts):
+            if not w.parked:
+                w.parked = True
+                self._alert("ALERT", w.name,
+                            f"The process {w.name} recover failed: {w.failed_attempts} restarts did not "
+                            f"bring it back ({detail}); re-checked every "
+                            f"{self._ladder.parked_reprobe:g} s without restarting")
+            w.next_attempt = now + self._ladder.parked_reprobe
+        else:
+            w.next_attempt = now + self._ladder.delay_before(w.failed_attempts + 1, self._rng)
+
+    def _block(self, w: Watched, now: float, outcome: Outcome) -> None:
+        why = {"config": "configuration test failed, not restarting",
+               "unknown": "the init system does not know this service",
+               "start-limit": "systemd's start limit was hit, not restarting"}[outcome.kind]
+        if w.blocked != why:
+            self._alert("ALERT", w.name, f"The process {w.name} recover failed: {why}: {outcome.detail}")
+        w.blocked, w.parked = why, True
+        w.reason = f"{why}: {outcome.detail}"
+        # Re-tried (config test first) at the parked interval: fixing the config brings it back.
+        w.next_attempt = now + self._ladder.parked_reprobe
+
+    # --- plumbing ---
+
+    def _alert(self, severity: str, name: str, message: str) -> None:
+        try:
+            self._alerts.write(severity, name, message)
+        except OSError as exc:  # a full /var must not stop monitoring
+            LOG.error("cannot write alert %r: %s", message, exc)
+
+    def _watch(self, w: Watched) -> None:
+        if w.pidfd is not None or w.identity is None:
+            return
+        try:
+            w.pidfd = os.pidfd_open(w.identity.pid)
+        except OSError:
+            return  # gone already: the next verification sees it
+        section = w.entry.section
+        self._selector.register(w.pidfd, selectors.EVENT_READ, lambda: self._on_exit(section))
+
+    def _unwatch(self, w: Watched) -> None:
+        if w.pidfd is not None:
+            self._selector.unregister(w.pidfd)
+            os.close(w.pidfd)
+            w.pidfd = None
+
+    def _reload_if_changed(self) -> None:
+        entries, fingerprint = self._load_entries()
+        if fingerprint == self._fingerprint:
+            return
+        self._fingerprint = fingerprint
+        wanted = {e.section: e for e in entries}
+        for section in list(self.watched):
+            if section not in wanted:
+                LOG.info("no longer monitoring %s: removed from monitor.conf", section)
+                self._unwatch(self.watched.pop(section))
+        for section, entry in wanted.items():
+            current = self.watched.get(section)
+            if current is None:
+                self.watched[section] = Watched(entry)
+            elif current.entry != entry:
+                self._unwatch(current)
+                self.watched[section] = Watched(entry)
