@@ -1,0 +1,112 @@
+"""Configuration tests with the real dnsmasq, haproxy, sshd and apache2ctl."""
+
+import pytest
+
+from vrmonitor.services.configtest import DEFAULT_TESTS, config_test
+
+pytestmark = pytest.mark.root
+
+BROKEN_HAPROXY = """\
+global
+    daemon
+
+defaults
+    mode tcp
+    timeout connect 1s
+    timeout client 1s
+    timeout server 1s
+
+frontend broken
+    bind 127.0.0.1:10081
+    no_such_keyword here
+"""
+
+
+@pytest.mark.parametrize("processname", sorted(DEFAULT_TESTS))
+def test_default_test_passes_on_the_installed_configuration(processname):
+    result = config_test(processname)
+    assert result is not None
+    assert result.ok, result.detail
+
+
+def test_haproxy_broken_configuration_gives_haproxys_alert(tmp_path):
+    broken = tmp_path / "haproxy.cfg"
+    broken.write_text(BROKEN_HAPROXY)
+    result = config_test("haproxy", ("haproxy", "-c", "-f", str(broken)))
+    assert not result.ok
+    lines = result.detail.splitlines()
+    assert lines[0].startswith("[ALERT]")
+    assert f"parsing [{broken}:12] : unknown keyword 'no_such_keyword'" in lines[0]
+    assert not any("[NOTICE]" in line for line in lines)
+
+
+def test_haproxy_good_copy_passes(tmp_path):
+    good = tmp_path / "haproxy.cfg"
+    good.write_text(BROKEN_HAPROXY.replace("    no_such_keyword here\n", ""))
+    result = config_test("haproxy", ("haproxy", "-c", "-f", str(good)))
+    assert result.ok, result.detail
+    assert result.detail == "Configuration file is valid"
+
+
+def test_dnsmasq_broken_configuration(tmp_path):
+    broken = tmp_path / "dnsmasq.conf"
+    broken.write_text("interface=lo\nno-such-option=1\n")
+    result = config_test("dnsmasq", ("dnsmasq", "--test", f"--conf-file={broken}"))
+    assert not result.ok
+    assert result.detail == f"dnsmasq: bad option at line 2 of {broken}"
+
+
+def test_sshd_broken_configuration(tmp_path):
+    broken = tmp_path / "sshd_config"
+    broken.write_text("Port 22\nNoSuchOption yes\n")
+    result = config_test("sshd", ("/usr/sbin/sshd", "-t", "-f", str(broken)))
+    assert not result.ok
+    assert result.detail.splitlines() == [
+        f"{broken}: line 2: Bad configuration option: NoSuchOption",
+        f"{broken}: terminating, 1 bad configuration options"]
+
+
+def test_apache_broken_configuration_through_an_override(tmp_path):
+    """apache2ctl passes other arguments on to apache2 after reading /etc/apache2/envvars."""
+    broken = tmp_path / "apache2.conf"
+    broken.write_text("Include /etc/apache2/apache2.conf\nNoSuchDirective on\n")
+    result = config_test("apache2", ("apache2ctl", "-t", "-f", str(broken)))
+    assert not result.ok
+    assert f"AH00526: Syntax error on line 2 of {broken}:" in result.detail
+    assert "Invalid command 'NoSuchDirective'" in result.detail
+    assert "The Apache error log may have more information" not in result.detail
+
+
+def test_apache_default_test_fails_on_a_broken_enabled_conf(edit_file):
+    broken = "/etc/apache2/conf-enabled/zz-vrmonitor-broken.conf"
+    edit_file(broken, "NoSuchDirective on\n")
+    result = config_test("apache2")
+    assert not result.ok
+    assert f"Syntax error on line 1 of {broken}" in result.detail
+
+
+def test_no_test_for_an_unknown_process():
+    assert config_test("vrmonitor-unknown") is None
+
+
+def test_missing_test_program_gives_none_so_callers_restart():
+    assert config_test("haproxy", ("vrmonitor-no-such-binary", "-c")) is None
+    assert config_test("haproxy", ("/nonexistent/haproxy", "-c")) is None
+
+
+def test_override_replaces_the_default():
+    result = config_test("sshd", ("/bin/echo", "checked by override"))
+    assert result.ok and result.detail == "checked by override"
+    failed = config_test("sshd", ("/bin/false",))
+    assert not failed.ok
+    assert failed.detail == "/bin/false exited with status 1"
+
+
+def test_override_for_a_process_without_a_default():
+    assert config_test("vrmonitor-unknown", ("/bin/true",)).ok
+
+
+def test_a_hanging_test_fails_with_its_timeout():
+    result = config_test("haproxy", ("sleep", "30"), timeout=0.5)
+    assert not result.ok
+    assert result.detail == "sleep 30 timed out after 0.5 s"

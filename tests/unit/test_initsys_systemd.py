@@ -1,0 +1,163 @@
+"""The systemd backend, against a fake `systemctl` first on PATH; init-system detection.
+
+systemd is faked because it cannot run as PID 1 on the test machines (and the real
+systemctl cannot operate without it); the fake records its argv and plays back unit states
+from a JSON file. The SysV backend runs for real in tests/integration/test_initsys.py.
+"""
+
+import os
+
+import pytest
+
+from tests.fakes import install_systemctl
+from vrmonitor.system.initsys import ActionResult, Systemd, SysV, detect_init_system
+from vrmonitor.system.process import Completed
+
+UNITS = {
+    "haproxy": {"ActiveState": "active", "SubState": "running", "Result": "success",
+                "Restart": "no", "LoadState": "loaded"},
+    "dnsmasq": {"ActiveState": "failed", "SubState": "failed", "Result": "start-limit-hit",
+                "Restart": "on-failure", "LoadState": "loaded",
+                "restart_exit": 1,
+                "restart_output": "Job for dnsmasq.service failed.\nSee \"systemctl status "
+                                  "dnsmasq.service\" and \"journalctl -xeu dnsmasq.service\" "
+                                  "for details."},
+    "apache2": {"ActiveState": "failed", "SubState": "failed", "Result": "exit-code",
+                "Restart": "always", "LoadState": "loaded"},
+}
+
+
+@pytest.fixture
+def systemctl(tmp_path, monkeypatch):
+    fake = install_systemctl(tmp_path, UNITS)
+    monkeypatch.setenv("PATH", f"{fake.bin_dir}{os.pathsep}{os.environ['PATH']}")
+    for name, value in fake.env.items():
+        monkeypatch.setenv(name, value)
+    return fake
+
+
+def test_restart_runs_systemctl_restart(systemctl):
+    assert Systemd().restart("haproxy") == ActionResult(True, "")
+    assert systemctl.calls() == [["restart", "haproxy"]]
+
+
+def test_restart_failure_carries_systemctls_message(systemctl):
+    result = Systemd().restart("dnsmasq")
+    assert not result.ok
+    assert result.detail.startswith("Job for dnsmasq.service failed.\n")
+    assert result.detail.endswith("(systemctl restart dnsmasq exited with status 1)")
+
+
+def test_restart_of_an_unknown_unit(systemctl):
+    result = Systemd().restart("nosuch")
+    assert result == ActionResult(False, "Failed to restart nosuch.service: Unit nosuch.service "
+                                         "not found.\n(systemctl restart nosuch exited with "
+                                         "status 5)")
+
+
+def test_start_limited_on_start_limit_hit(systemctl):
+    systemd = Systemd()
+    assert systemd.start_limited("dnsmasq")
+    assert not systemd.start_limited("apache2")  # failed, but not for the start limit
+    assert not systemd.start_limited("haproxy")
+    assert not systemd.start_limited("nosuch")
+    assert systemctl.calls()[0] == [
+        "show", "dnsmasq", "--property=ActiveState,SubState,Result,Restart,LoadState"]
+
+
+def test_manages_restarts_when_restart_is_not_no(systemctl):
+    systemd = Systemd()
+    assert systemd.manages_restarts("dnsmasq")  # on-failure
+    assert systemd.manages_restarts("apache2")  # always
+    assert not systemd.manages_restarts("haproxy")  # no
+    assert not systemd.manages_restarts("nosuch")
+
+
+def test_knows_is_false_only_for_not_found(systemctl):
+    systemd = Systemd()
+    assert systemd.knows("haproxy")
+    assert not systemd.knows("nosuch")
+
+
+def test_show_parses_every_property(systemctl):
+    assert Systemd().show("apache2") == {"ActiveState": "failed", "SubState": "failed",
+                                         "Result": "exit-code", "Restart": "always",
+                                         "LoadState": "loaded"}
+
+
+def test_when_systemctl_cannot_answer(systemctl, caplog):
+    """A broken systemctl: no start limit, no restart policy, and restart is still tried."""
+    systemctl.units_file.write_text("not json")
+    systemd = Systemd()
+    assert systemd.show("haproxy") is None
+    assert not systemd.start_limited("haproxy")
+    assert not systemd.manages_restarts("haproxy")
+    assert systemd.knows("haproxy")
+    assert "exited with status 1" in caplog.text
+
+
+def test_names_that_are_not_units_are_refused_without_running_anything(systemctl):
+    systemd = Systemd()
+    for name in ("", "--all", "../x", "a b"):
+        assert systemd.restart(name) == ActionResult(False, f"invalid service name {name!r}")
+        assert not systemd.knows(name)
+    assert systemctl.calls() == []
+
+
+def test_missing_systemctl(monkeypatch, tmp_path):
+    monkeypatch.setattr("vrmonitor.system.initsys.FALLBACK_DIRS", ())
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert Systemd().restart("haproxy") == ActionResult(
+        False, "cannot run systemctl: not found on PATH")
+
+
+class Recorder:
+    """A runner seam: records the call, answers with a canned Completed."""
+
+    def __init__(self, returncode=0, stdout=b"", stderr=b"", timed_out=False):
+        self.calls = []
+        self.answer = (returncode, stdout, stderr, timed_out)
+
+    def __call__(self, argv, *, timeout, cap, kill_leftovers):
+        self.calls.append((tuple(argv), timeout, kill_leftovers))
+        returncode, stdout, stderr, timed_out = self.answer
+        return Completed(tuple(argv), returncode, stdout, stderr, False, False, timed_out, 0.1)
+
+
+def test_sysv_runs_service_restart_and_leaves_the_daemons(tmp_path):
+    (tmp_path / "haproxy").write_text("#!/bin/sh\n")
+    runner = Recorder(stdout=b"Restarting haproxy: haproxy.\n")
+    result = SysV(runner=runner, init_dir=str(tmp_path)).restart("haproxy", timeout=7)
+    assert result == ActionResult(True, "Restarting haproxy: haproxy.")
+    ((argv, timeout, kill_leftovers),) = runner.calls
+    assert os.path.basename(argv[0]) == "service" and argv[1:] == ("haproxy", "restart")
+    assert timeout == 7 and kill_leftovers is False
+
+
+def test_sysv_timeout_and_long_output(tmp_path):
+    (tmp_path / "apache2").write_text("#!/bin/sh\n")
+    runner = Recorder(returncode=-9, stderr=b"x" * 5000 + b"the end", timed_out=True)
+    result = SysV(runner=runner, init_dir=str(tmp_path)).restart("apache2", timeout=3)
+    assert not result.ok
+    assert result.detail.endswith("the end\n(service apache2 restart timed out after 3 s)")
+    assert len(result.detail) < 2100
+
+
+def test_sysv_without_an_init_script(tmp_path):
+    runner = Recorder()
+    sysv = SysV(runner=runner, init_dir=str(tmp_path))
+    assert sysv.restart("haproxy") == ActionResult(False, f"no init script {tmp_path}/haproxy")
+    assert not sysv.knows("haproxy")
+    assert runner.calls == []
+
+
+def test_detect_systemd_when_run_systemd_system_is_a_directory(tmp_path):
+    (tmp_path / "run/systemd/system").mkdir(parents=True)
+    assert detect_init_system(str(tmp_path)).name == "systemd"
+
+
+def test_detect_sysv_otherwise(tmp_path):
+    assert detect_init_system(str(tmp_path)).name == "sysv"
+    (tmp_path / "run/systemd").mkdir(parents=True)
+    (tmp_path / "run/systemd/system").write_text("")  # a file is not the directory
+    assert detect_init_system(str(tmp_path)).name == "sysv"
