@@ -1,20 +1,29 @@
 """The daemon: builds everything once and runs one loop; signal handlers only set flags.
 
-The loop sleeps in a selector on a wake-up pipe that receives every signal (signal.set_wakeup_fd),
-so SIGTERM is acted on at once while all timing stays on the monotonic clock.
+The loop sleeps in a selector holding a wake-up pipe (every signal and every finished recovery
+writes to it) and the pidfds of the watched services, whose keys carry the callback to run. All
+timing is on the monotonic clock.
 """
 
+import json
 import logging
 import os
 import selectors
 import signal
 import sys
 import time
-from dataclasses import dataclass, field
-from typing import Callable, TextIO
+from dataclasses import dataclass
+from typing import TextIO
 
+from vrmonitor.alerts.writer import AlertWriter
 from vrmonitor.paths import Paths
-from vrmonitor.services.detect import Observation, ServiceState, observe
+from vrmonitor.services.monitor import ServiceMonitor
+from vrmonitor.services.probes import DEFAULT_PROBES, probe
+from vrmonitor.services.recovery import recover
+from vrmonitor.services.source import MonitorConfSource
+from vrmonitor.system.files import atomic_write
+from vrmonitor.system.identity import identify
+from vrmonitor.system.initsys import detect_init_system
 from vrmonitor.system.notify import Notifier
 
 LOG = logging.getLogger(__name__)
@@ -28,46 +37,70 @@ class _Flags:
     reload: bool = False
 
 
-@dataclass
-class _Watched:
-    section: str
-    processname: str
-    pidfile: str | None
-    last: Observation | None = None
-
-
-@dataclass
 class Daemon:
-    paths: Paths
-    verify_interval: float
-    load_services: Callable[[], list]  # -> entries with section, processname, pidfile
-    notifier: Notifier = field(default_factory=Notifier)
-    status_every: float = 0.0  # seconds between status lines on `out`; 0: none
-    out: TextIO = sys.stdout
-    _flags: _Flags = field(default_factory=_Flags)
+    def __init__(self, paths: Paths, settings, *, status_every: float = 0.0,
+                 out: TextIO = sys.stdout, notifier: Notifier | None = None, init=None):
+        self.paths = paths
+        self.settings = settings
+        self.status_every = status_every
+        self.out = out
+        self.notifier = notifier or Notifier()
+        self.init = init or detect_init_system()
+        self._flags = _Flags()
+        self._last_snapshot = None
+        me = identify(os.getpid())
+        self._started = me.start_time if me else None  # with the PID: proves the state is ours
 
     def run(self) -> int:
         """Monitor until SIGTERM or SIGINT; return the exit code (0)."""
         selector = selectors.DefaultSelector()
         wake_read, wake_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-        selector.register(wake_read, selectors.EVENT_READ)
+        selector.register(wake_read, selectors.EVENT_READ, None)
         previous = self._install_signals(wake_write)
+        monitor = self._build_monitor(selector, wake_write)
         try:
-            watched = self._watch_list()
-            self._verify(watched)
-            self.notifier.ready(self._summary(watched))
-            self._loop(selector, wake_read, watched)
+            monitor.tick(time.monotonic())
+            self._publish(monitor)
+            self.notifier.ready(monitor.summary())  # READY=1 once the first service pass is done
+            self._loop(selector, wake_read, monitor)
         finally:
             self.notifier.stopping()
+            monitor.close()
             self._restore_signals(previous)
             selector.close()
             os.close(wake_read)
             os.close(wake_write)
         return 0
 
-    def _loop(self, selector, wake_read: int, watched: list[_Watched]) -> None:
+    def _build_monitor(self, selector, wake_write: int) -> ServiceMonitor:
+        services = self.settings.services
+        alerts = AlertWriter(self.paths, self.settings.alerts.max_bytes, self.settings.alerts.backups)
+        source = MonitorConfSource(self.paths.monitor_conf)
+
+        def wake() -> None:
+            try:
+                os.write(wake_write, b"r")
+            except BlockingIOError:
+                pass  # the pipe is full: the loop is awake anyway
+
+        def recover_job(entry, init):
+            return recover(entry, init, services.override_for(entry.section))
+
+        def functional_probe(entry):
+            override = services.override_for(entry.section)
+            # Opt-in per service: on a router sshd listens on the control IP:3922 and dnsmasq
+            # ignores lo, so loopback defaults would call healthy services degraded.
+            if override is None or override.probe is None:
+                return None
+            default_port = DEFAULT_PROBES.get(entry.processname, ("none", None))[1]
+            return probe(override.probe, override.probe_port or default_port)
+
+        return ServiceMonitor(source.load, services, alerts, self.init, selector, wake,
+                              recover_job=recover_job, probe=functional_probe,
+                              reminder_interval=self.settings.alerts.reminder_interval)
+
+    def _loop(self, selector, wake_read: int, monitor: ServiceMonitor) -> None:
         now = time.monotonic()
-        next_verify = now + self.verify_interval
         next_status = now if self.status_every else float("inf")
         watchdog = self.notifier.watchdog_interval
         next_watchdog = now if watchdog else float("inf")
@@ -75,41 +108,44 @@ class Daemon:
             now = time.monotonic()
             if self._flags.reload:
                 self._flags.reload = False
-                watched = self._watch_list()
-                next_verify = now
-            if now >= next_verify:
-                self._verify(watched)
-                self.notifier.status(self._summary(watched))
-                next_verify = now + self.verify_interval
+                monitor.reload()
+            monitor.tick(now)
+            if self._publish(monitor):
+                self.notifier.status(monitor.summary())
             if now >= next_status:
-                self._verify(watched)
-                self._print_status(watched)
+                self._print_status(monitor)
                 next_status = now + self.status_every
             if now >= next_watchdog:
                 self.notifier.watchdog()
                 next_watchdog = now + watchdog
-            timeout = max(0.0, min(next_verify, next_status, next_watchdog) - time.monotonic())
-            if selector.select(timeout):
-                _drain(wake_read)
+            timeout = max(0.0, min(monitor.next_due(), next_status, next_watchdog) - time.monotonic())
+            for key, _ in selector.select(timeout):
+                if key.data is None:
+                    _drain(wake_read)
+                else:
+                    key.data()
 
-    def _watch_list(self) -> list[_Watched]:
-        return [_Watched(e.section, e.processname, e.pidfile) for e in self.load_services()]
+    def _publish(self, monitor: ServiceMonitor) -> bool:
+        """The state file read by `vrmonitor status` and by basic health runs; written on change.
 
-    @staticmethod
-    def _verify(watched: list[_Watched]) -> None:
-        for service in watched:
-            known = service.last.identity if service.last else None
-            service.last = observe(service.processname, service.pidfile, known)
+        Returns whether anything changed."""
+        services = monitor.snapshot(time.time())
+        if services == self._last_snapshot:
+            return False
+        self._last_snapshot = services
+        state = {"pid": os.getpid(), "started": self._started, "updated": time.time(),
+                 "init": self.init.name, "services": services}
+        try:
+            atomic_write(self.paths.daemon_state, json.dumps(state, indent=1) + "\n")
+        except OSError as exc:
+            LOG.error("cannot write %s: %s", self.paths.daemon_state, exc)
+        return True
 
-    @staticmethod
-    def _summary(watched: list[_Watched]) -> str:
-        up = sum(1 for s in watched if s.last and s.last.state is ServiceState.UP)
-        return f"services up {up}/{len(watched)}"
-
-    def _print_status(self, watched: list[_Watched]) -> None:
-        parts = [f"{s.section} {s.last.state.value} ({s.last.reason})" for s in watched]
+    def _print_status(self, monitor: ServiceMonitor) -> None:
+        parts = [f"{name} {w.state.value if w.state else 'unknown'} ({w.reason})"
+                 for name, w in monitor.watched.items()]
         stamp = time.strftime("%Y-%m-%d %H:%M:%S")
-        print(f"{stamp} {self._summary(watched)}: " + (" | ".join(parts) or "nothing to monitor"),
+        print(f"{stamp} {monitor.summary()}: " + (" | ".join(parts) or "nothing to monitor"),
               file=self.out, flush=True)
 
     def _install_signals(self, wake_write: int):

@@ -38,6 +38,11 @@ class Paths:
         return self.under("/var/lib/vrmonitor")
 
     @property
+    def daemon_state(self) -> Path:
+        """What the running daemon sees, for `vrmonitor status` and basic health runs."""
+        return self.state_dir / "daemon.json"
+
+    @property
     def run_dir(self) -> Path:
         return self.under("/run/vrmonitor")
 

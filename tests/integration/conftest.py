@@ -214,12 +214,34 @@ def started(daemon: RealDaemon, edits: dict[str, str | None]):
                 print(f"service {daemon.servicename} stop: {output_of(stopped)}")
 
 
+# Each real daemon, and the file edits that bind it to loopback (restored afterwards).
+SSHD_EDITS = {SSHD_DROPIN: "# vrmonitor integration tests\nListenAddress 127.0.0.1\nPort 22\n"}
+DNSMASQ_EDITS = {DNSMASQ_DROPIN: "# vrmonitor integration tests\ninterface=lo\n"
+                                 "bind-interfaces\nno-resolv\nport=53\n"}
+HAPROXY_EDITS = {HAPROXY_CFG: HAPROXY_TEST_CFG}
+APACHE_EDITS = {APACHE_PORTS: "# vrmonitor integration tests\nListen 127.0.0.1:80\n"}
+
+
+def sshd() -> RealDaemon:
+    return RealDaemon("sshd", "ssh", "/run/sshd.pid", 22, "ssh")
+
+
+def dnsmasq() -> RealDaemon:
+    return RealDaemon("dnsmasq", "dnsmasq", "/run/dnsmasq/dnsmasq.pid", 53, "dns")
+
+
+def haproxy() -> RealDaemon:
+    return RealDaemon("haproxy", "haproxy", "/run/haproxy.pid", HAPROXY_PORT, "tcp")
+
+
+def apache() -> RealDaemon:
+    return RealDaemon("apache2", "apache2", "/run/apache2/apache2.pid", 80, "http")
+
+
 @pytest.fixture
 def real_sshd():
     """sshd on 127.0.0.1:22 (a drop-in ListenAddress; the first value wins in sshd_config)."""
-    daemon = RealDaemon("sshd", "ssh", "/run/sshd.pid", 22, "ssh")
-    with started(daemon, {SSHD_DROPIN: "# vrmonitor integration tests\nListenAddress 127.0.0.1\n"
-                                       "Port 22\n"}):
+    with started(sshd(), SSHD_EDITS) as daemon:
         yield daemon
 
 
@@ -229,25 +251,21 @@ def real_dnsmasq():
 
     The Debian init script reads /etc/dnsmasq.d through CONFIG_DIR in /etc/default/dnsmasq.
     """
-    daemon = RealDaemon("dnsmasq", "dnsmasq", "/run/dnsmasq/dnsmasq.pid", 53, "dns")
-    with started(daemon, {DNSMASQ_DROPIN: "# vrmonitor integration tests\ninterface=lo\n"
-                                          "bind-interfaces\nno-resolv\nport=53\n"}):
+    with started(dnsmasq(), DNSMASQ_EDITS) as daemon:
         yield daemon
 
 
 @pytest.fixture
 def real_haproxy():
     """haproxy with a minimal configuration listening on 127.0.0.1:10080 (TCP mode)."""
-    daemon = RealDaemon("haproxy", "haproxy", "/run/haproxy.pid", HAPROXY_PORT, "tcp")
-    with started(daemon, {HAPROXY_CFG: HAPROXY_TEST_CFG}):
+    with started(haproxy(), HAPROXY_EDITS) as daemon:
         yield daemon
 
 
 @pytest.fixture
 def real_apache():
     """apache2 with the Debian site, listening on 127.0.0.1:80 only (ports.conf replaced)."""
-    daemon = RealDaemon("apache2", "apache2", "/run/apache2/apache2.pid", 80, "http")
-    with started(daemon, {APACHE_PORTS: "# vrmonitor integration tests\nListen 127.0.0.1:80\n"}):
+    with started(apache(), APACHE_EDITS) as daemon:
         yield daemon
 
 

@@ -11,9 +11,6 @@ def add_arguments(parser):
 
 
 def run(args, context) -> int:
-    import logging
-
-    from vrmonitor.cloudstack.monitor_conf import load_monitor_conf
     from vrmonitor.config.settings import load_settings
     from vrmonitor.daemon import Daemon
 
@@ -22,15 +19,4 @@ def run(args, context) -> int:
     settings = load_settings(context.config_file)
     if not args.foreground:
         return not_implemented("run without --foreground (detaching)")
-
-    log = logging.getLogger(__name__)
-
-    def load_services():
-        conf = load_monitor_conf(context.paths.monitor_conf)
-        for problem in conf.problems:
-            log.warning("%s", problem)
-        return conf.services
-
-    daemon = Daemon(context.paths, settings.services.verify_interval, load_services,
-                    status_every=args.status_every)
-    return daemon.run()
+    return Daemon(context.paths, settings, status_every=args.status_every).run()

@@ -1,6 +1,12 @@
-"""`vrmonitor status`: services, last health runs and the daemon itself."""
+"""`vrmonitor status`: services, last health runs and the daemon itself.
 
-from vrmonitor.commands import not_implemented
+Exit 0 all well, 1 something failing, 3 the daemon is not running (interface.md 5).
+"""
+
+import sys
+
+EXIT_FAILING = 1
+EXIT_NOT_RUNNING = 3
 
 
 def add_arguments(parser):
@@ -8,4 +14,66 @@ def add_arguments(parser):
 
 
 def run(args, context) -> int:
-    return not_implemented("status")
+    import json
+    import time
+
+    from vrmonitor.system.identity import identify
+
+    state_file = context.paths.daemon_state
+    try:
+        state = json.loads(state_file.read_bytes())
+    except FileNotFoundError:
+        state = None
+    except ValueError:
+        print(f"vrmonitor status: {state_file} is not valid JSON", file=sys.stderr)
+        state = None
+    running = False
+    if isinstance(state, dict) and isinstance(state.get("pid"), int):
+        alive = identify(state["pid"])
+        running = alive is not None and alive.start_time == state.get("started")
+    services = state.get("services", {}) if isinstance(state, dict) else {}
+    failing = sorted(name for name, s in services.items() if s.get("state") != "up")
+
+    if args.json:
+        print(json.dumps({"daemon": {"running": running, "pid": state.get("pid") if state else None,
+                                     "init": state.get("init") if state else None,
+                                     "updated": state.get("updated") if state else None},
+                          "services": services, "failing": failing}, indent=1))
+    else:
+        _print_text(state, running, services, time)
+    if not running:
+        return EXIT_NOT_RUNNING
+    return EXIT_FAILING if failing else 0
+
+
+def _print_text(state, running, services, time) -> None:
+    def when(seconds):
+        return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(seconds)) if seconds else "-"
+
+    if running:
+        print(f"daemon: running as PID {state['pid']} ({state.get('init')} init), "
+              f"state of {when(state.get('updated'))}")
+    elif state:
+        print(f"daemon: NOT RUNNING (last state from PID {state.get('pid')} at {when(state.get('updated'))})")
+    else:
+        print("daemon: NOT RUNNING (no state: it has never run on this root)")
+    if not services:
+        print("services: none monitored (/etc/monitor.conf is empty or absent)")
+        return
+    rows = [("SERVICE", "STATE", "SINCE", "RESTARTS/1H", "LAST ACTION")]
+    for name, s in services.items():
+        action = s.get("last_action") or "-"
+        if s.get("last_outcome"):
+            action += f" -> {s['last_outcome']}"
+        shown = s.get("state", "?") + (" (recovering)" if s.get("recovering") else "")
+        shown += " (parked)" if s.get("parked") else ""
+        rows.append((f"{name} ({s.get('processname')})", shown, when(s.get("since")),
+                     str(s.get("restarts_last_hour", 0)), action))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[4])
+    for name, s in services.items():
+        if s.get("state") != "up":
+            print(f"{name}: {s.get('reason')}")
+        if s.get("blocked"):
+            print(f"{name}: not restarted: {s['blocked']}")

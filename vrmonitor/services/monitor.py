@@ -142,6 +142,7 @@ class ServiceMonitor:
                 "processname": w.entry.processname, "servicename": w.entry.servicename,
                 "state": w.state.value if w.state else "unknown", "since": w.since,
                 "reason": w.reason, "pid": w.identity.pid if w.identity else None,
+                "recovering": w.job is not None or w.settle_until is not None,
                 "parked": w.parked, "blocked": w.blocked,
                 "restarts_last_hour": sum(1 for t in w.restarts if now_wall - t <= HOUR),
                 "restarted_at": w.restarted_at, "last_action": w.last_action,
@@ -273,10 +274,10 @@ class ServiceMonitor:
         why = {"config": "configuration test failed, not restarting",
                "unknown": "the init system does not know this service",
                "start-limit": "systemd's start limit was hit, not restarting"}[outcome.kind]
-        if w.blocked != why:
-            self._alert("ALERT", w.name, f"The process {w.name} recover failed: {why}: {outcome.detail}")
-        w.blocked, w.parked = why, True
-        w.reason = f"{why}: {outcome.detail}"
+        blocked = f"{why}: {outcome.detail}"
+        if w.blocked != blocked:
+            self._alert("ALERT", w.name, f"The process {w.name} recover failed: {blocked}")
+        w.blocked, w.parked = blocked, True
         # Re-tried (config test first) at the parked interval: fixing the config brings it back.
         w.next_attempt = now + self._ladder.parked_reprobe
 

@@ -12,12 +12,17 @@ import select
 import signal
 import time
 
+import psutil
+
 from vrmonitor.system.identity import ProcessIdentity, identify, is_named, pids_named
 
 LOG = logging.getLogger(__name__)
 
 # After SIGKILL: how long to wait for the kernel to finish the processes off.
 KILL_WAIT = 2.0
+# And for their new parent (PID 1) to reap them: until then they are zombies that init
+# scripts still count ("processes named 'apache2' running which do not match your pid file").
+REAP_WAIT = 5.0
 
 
 class _Target:
@@ -76,6 +81,7 @@ def kill_orphans(processname: str, keep: set[int] = frozenset(), grace: float = 
                             processname, target.pid, grace)
         for target in _wait(survivors, KILL_WAIT):
             LOG.warning("%s PID %d still alive after SIGKILL", processname, target.pid)
+        _wait_reaped([t.identity for t in targets if t.identity], REAP_WAIT)
         return killed
     finally:
         for target in targets:
@@ -127,3 +133,26 @@ def _wait(targets: list[_Target], within: float) -> list[_Target]:
         time.sleep(min(0.05, max(deadline - time.monotonic(), 0)))
         alive = [target for target in alive if not target.dead()]
     return alive
+
+
+def _wait_reaped(identities: list[ProcessIdentity], within: float) -> None:
+    """Wait until none of these processes exists any more, zombies included."""
+    end = time.monotonic() + within
+    pending = list(identities)
+    while pending and time.monotonic() < end:
+        pending = [i for i in pending if _still_listed(i)]
+        if pending:
+            time.sleep(0.05)
+    for identity in pending:
+        LOG.warning("%s PID %d is not reaped yet", identity.name, identity.pid)
+
+
+def _still_listed(identity: ProcessIdentity) -> bool:
+    """The process is in /proc, alive or zombie, with the same start time (not a reused PID).
+
+    A child of this very process is not waited for: only its parent (our caller) reaps it."""
+    try:
+        process = psutil.Process(identity.pid)
+        return process.create_time() == identity.start_time and process.ppid() != os.getpid()
+    except psutil.NoSuchProcess:
+        return False

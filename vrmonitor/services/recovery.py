@@ -1,0 +1,34 @@
+"""One recovery attempt, run in a worker thread: config test, orphans, init system restart."""
+
+import logging
+
+from vrmonitor.services.configtest import config_test
+from vrmonitor.services.monitor import Outcome
+from vrmonitor.services.orphans import kill_orphans
+
+LOG = logging.getLogger(__name__)
+
+# Processes whose workers outlive a dead master and block the restart (test-environment.md).
+ORPHAN_PRONE = {"apache2"}
+# apache2's workers ignore SIGTERM: waiting long for them only delays the restart.
+ORPHAN_GRACE = 0.5
+
+
+def recover(entry, init, override=None, restart_timeout: float = 60.0) -> Outcome:
+    """Try to bring `entry` back once; never raises for an expected failure."""
+    service = entry.servicename or entry.processname
+    if not init.knows(service):
+        return Outcome("unknown", f"{init.name} has no service {service!r}")
+    if init.manages_restarts(service):
+        return Outcome("deferred", f"systemd restarts {service} itself (Restart= is set)")
+    if init.start_limited(service):
+        return Outcome("start-limit", f"{service} hit systemd's start limit")
+    test = config_test(entry.processname, override.config_test if override else None)
+    if test is not None and not test.ok:
+        return Outcome("config", test.detail)
+    if entry.processname in ORPHAN_PRONE:
+        killed = kill_orphans(entry.processname, grace=ORPHAN_GRACE)
+        if killed:
+            LOG.info("killed orphaned %s processes %s before restarting", entry.processname, killed)
+    result = init.restart(service, timeout=restart_timeout)
+    return Outcome("restarted" if result.ok else "failed", result.detail)
