@@ -80,3 +80,9 @@ def test_contract_paths_are_relocated_under_the_root(tmp_path):
     assert paths.run_dir == tmp_path / "run/vrmonitor"
     assert paths.config_file == tmp_path / "etc/vrmonitor/vrmonitor.toml"
     assert paths.under("/etc/hosts") == tmp_path / "etc/hosts"
+
+
+def test_the_daemon_does_not_load_scapy():
+    probe = ("import sys\nimport vrmonitor.daemon, vrmonitor.commands.run\n"
+             "print(sorted(m for m in sys.modules if m.split('.')[0] == 'scapy'))")
+    assert run_cli("-c", probe).stdout.splitlines()[-1] == "[]"

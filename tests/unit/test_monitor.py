@@ -53,7 +53,7 @@ class Service:
 
 
 class Harness:
-    def __init__(self, tmp_path, settings, script):
+    def __init__(self, tmp_path, settings, script, reminder_interval=0, probe=None):
         self.paths = Paths(tmp_path)
         self.service = Service(tmp_path)
         self.entry = ServiceEntry("svc", "sleep", "sleepsvc", str(self.service.pidfile))
@@ -67,7 +67,7 @@ class Harness:
                                       AlertWriter(self.paths), FakeInit(), self.selector,
                                       lambda: os.write(self.wake_w, b"x"),
                                       recover_job=self.recover, rng=random.Random(1),
-                                      reminder_interval=0)
+                                      reminder_interval=reminder_interval, probe=probe)
 
     def recover(self, entry, init):
         self.calls.append(time.monotonic())
@@ -112,8 +112,8 @@ SETTINGS = ServiceSettings(verify_interval=60.0, restart_attempts=3, backoff_ini
 def make(tmp_path):
     made = []
 
-    def factory(script=("start",), settings=SETTINGS):
-        harness = Harness(tmp_path, settings, script)
+    def factory(script=("start",), settings=SETTINGS, **monitor_options):
+        harness = Harness(tmp_path, settings, script, **monitor_options)
         made.append(harness)
         return harness
 
@@ -253,3 +253,40 @@ def test_bad_pidfiles_say_what_is_wrong(tmp_path, content, reason):
         pidfile.write_text(content)
     seen = observe("sleep", str(pidfile))
     assert seen.state is ServiceState.DOWN and seen.reason == reason.format(p=pidfile)
+
+
+def test_a_service_that_stays_down_gets_reminders_not_a_flood(make):
+    h = make([Outcome("failed", "no")], settings=replace(SETTINGS, verify_interval=0.1),
+             reminder_interval=0.4)
+    h.service.start()
+    h.drive(0.1)
+    h.service.kill()
+    assert h.drive(5, until=lambda: h.monitor.watched["svc"].parked)
+    h.drive(1.0)
+    reminders = [a for a in h.alerts() if "is still down since" in a]
+    assert 1 <= len(reminders) <= 4
+    assert reminders[0].startswith("[ALERT] [sleep] The process sleep is still down since ")
+
+
+def test_systemd_start_limit_stops_the_ladder_with_one_alert(make):
+    h = make([Outcome("start-limit", "sleepsvc hit systemd's start limit")])
+    h.service.start()
+    h.drive(0.1)
+    h.service.kill()
+    assert h.drive(5, until=lambda: h.monitor.watched["svc"].parked)
+    h.drive(0.3)
+    assert len(h.calls) == 1
+    assert h.alerts()[-1] == ("[ALERT] [sleep] The process sleep recover failed: systemd's start limit "
+                              "was hit, not restarting: sleepsvc hit systemd's start limit")
+
+
+def test_alive_but_not_serving_is_degraded_then_restarted(make, tmp_path):
+    from vrmonitor.services.probes import ProbeResult
+
+    verdicts = iter([ProbeResult(True, "ok")] + [ProbeResult(False, "dns query timed out")] * 3)
+    h = make(["start"], settings=replace(SETTINGS, verify_interval=0.1),
+             probe=lambda entry: next(verdicts, ProbeResult(True, "ok")))
+    h.service.start()
+    assert h.drive(5, until=lambda: h.calls)
+    assert h.alerts()[0] == "[ALERT] [sleep] The process sleep is running but not serving: dns query timed out"
+    assert h.drive(5, until=lambda: state(h) is ServiceState.UP)
