@@ -1,0 +1,90 @@
+"""The result files of a health run, as the management server reads them (contract 3.4, A9).
+
+`<kind>_monitor_results.json` is one line of JSON (json.dump defaults, ensure_ascii=False, no
+trailing newline) mapping each check name to an entry whose every value is a string, plus
+`lastRun`. `<kind>_failing_health_checks` lists the failing names joined by "," and exists only
+when something fails. The management server parses `lastUpdate` with Long.parseLong (a float
+there makes it skip the entry) and `lastRunDuration` with Double.parseDouble.
+"""
+
+import json
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterable
+
+from vrmonitor.system.files import atomic_write, fsync_dir
+
+if TYPE_CHECKING:  # the format only reads a result's fields; the runner need not be imported
+    from vrmonitor.health.runner import CheckResult
+
+# The runner's statuses (vrmonitor.health.runner.STATUSES).
+PASS, FAIL, WARNING, UNKNOWN, SKIP = "pass", "fail", "warning", "unknown", "skip"
+
+# `success` values per status_format (contract 3.9): classic MS parse Boolean.parseBoolean;
+# the 4.22 lineage parses RouterHealthStatus.valueOf.
+_SUCCESS = {
+    "legacy": {PASS: "true", FAIL: "false", WARNING: "false", UNKNOWN: "false"},
+    "enum": {PASS: "SUCCESS", FAIL: "FAILED", WARNING: "WARNING", UNKNOWN: "UNKNOWN"},
+}
+
+
+def check_entry(result: "CheckResult", status_format: str) -> dict[str, str]:
+    """The entry of one check result; status_format is "legacy" or "enum" (else legacy).
+
+    A "skip" result has no entry: passing one is a programming error (ValueError).
+    """
+    if result.status == SKIP:
+        raise ValueError(f"{result.name}: a skipped check has no entry")
+    vocabulary = _SUCCESS.get(status_format, _SUCCESS["legacy"])
+    return {
+        "success": vocabulary[result.status],
+        "lastUpdate": str(int(result.started * 1000)),
+        "lastRunDuration": str(float(result.duration_ms)),
+        "message": result.message,
+    }
+
+
+def check_entries(results: Iterable["CheckResult"], status_format: str) -> dict[str, dict[str, str]]:
+    """The entries of `results` keyed by check name, in order, skipped checks left out."""
+    return {result.name: check_entry(result, status_format)
+            for result in results if result.status != SKIP}
+
+
+def failing_names(results: Iterable["CheckResult"]) -> list[str]:
+    """Names of the checks that did not pass (fail, warning, unknown), in order; skips excluded."""
+    return [result.name for result in results if result.status not in (PASS, SKIP)]
+
+
+def last_run(start: float, end: float) -> dict[str, str]:
+    """The `lastRun` entry: local times as Python's str(datetime) prints them, duration in seconds."""
+    return {
+        "start": str(datetime.fromtimestamp(start)),
+        "end": str(datetime.fromtimestamp(end)),
+        "duration": str(float(end - start)),
+    }
+
+
+def render(entries: dict) -> str:
+    """The results document: one line, default separators, non-ASCII kept, no trailing newline.
+
+    Control characters in messages are escaped by JSON, so the line stays one line.
+    """
+    return json.dumps(entries, ensure_ascii=False)
+
+
+def write_results(results_file: Path, failing_file: Path, document: str,
+                  failing: list[str]) -> None:
+    """Write the results file and the failing-checks file atomically (contract 3.4 steps 5, 6).
+
+    With nothing failing, the failing-checks file is removed when present.
+    """
+    atomic_write(results_file, document)
+    if failing:
+        atomic_write(failing_file, ",".join(failing))
+        return
+    try:
+        os.unlink(failing_file)
+    except FileNotFoundError:
+        return
+    fsync_dir(Path(failing_file).parent)
