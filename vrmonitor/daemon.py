@@ -16,6 +16,9 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from vrmonitor.alerts.writer import AlertWriter
+from vrmonitor.cloudstack.service_results import service_entries
+from vrmonitor.health.run import HealthEngine
+from vrmonitor.health.scheduler import HealthScheduler
 from vrmonitor.paths import Paths
 from vrmonitor.services.monitor import ServiceMonitor
 from vrmonitor.services.probes import DEFAULT_PROBES, probe
@@ -58,13 +61,15 @@ class Daemon:
         selector.register(wake_read, selectors.EVENT_READ, None)
         previous = self._install_signals(wake_write)
         monitor = self._build_monitor(selector, wake_write)
+        health = self._build_health(wake_write)
         try:
             monitor.tick(time.monotonic())
             self._publish(monitor)
             self.notifier.ready(monitor.summary())  # READY=1 once the first service pass is done
-            self._loop(selector, wake_read, monitor)
+            self._loop(selector, wake_read, monitor, health)
         finally:
             self.notifier.stopping()
+            health.close()
             monitor.close()
             self._restore_signals(previous)
             selector.close()
@@ -78,10 +83,7 @@ class Daemon:
         source = MonitorConfSource(self.paths.monitor_conf)
 
         def wake() -> None:
-            try:
-                os.write(wake_write, b"r")
-            except BlockingIOError:
-                pass  # the pipe is full: the loop is awake anyway
+            _wake(wake_write)
 
         def recover_job(entry, init):
             return recover(entry, init, services.override_for(entry.section))
@@ -99,7 +101,17 @@ class Daemon:
                               recover_job=recover_job, probe=functional_probe,
                               reminder_interval=self.settings.alerts.reminder_interval)
 
-    def _loop(self, selector, wake_read: int, monitor: ServiceMonitor) -> None:
+    def _build_health(self, wake_write: int) -> HealthScheduler:
+        fmt = self.settings.health.status_format
+
+        def services(run_start: float, previous_run: float | None):
+            # The snapshot the loop last published: a worker thread must not walk the live monitor.
+            return service_entries(self._last_snapshot or {}, run_start, previous_run, fmt)
+
+        engine = HealthEngine(self.paths, self.settings.health, services)
+        return HealthScheduler(engine, lambda: _wake(wake_write))
+
+    def _loop(self, selector, wake_read: int, monitor: ServiceMonitor, health: HealthScheduler) -> None:
         now = time.monotonic()
         next_status = now if self.status_every else float("inf")
         watchdog = self.notifier.watchdog_interval
@@ -110,6 +122,7 @@ class Daemon:
                 self._flags.reload = False
                 monitor.reload()
             monitor.tick(now)
+            health.tick(now)
             if self._publish(monitor):
                 self.notifier.status(monitor.summary())
             if now >= next_status:
@@ -118,7 +131,8 @@ class Daemon:
             if now >= next_watchdog:
                 self.notifier.watchdog()
                 next_watchdog = now + watchdog
-            timeout = max(0.0, min(monitor.next_due(), next_status, next_watchdog) - time.monotonic())
+            due = min(monitor.next_due(), health.next_due(), next_status, next_watchdog)
+            timeout = max(0.0, due - time.monotonic())
             for key, _ in selector.select(timeout):
                 if key.data is None:
                     _drain(wake_read)
@@ -165,6 +179,13 @@ class Daemon:
         signal.set_wakeup_fd(previous.pop("wakeup"))
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def _wake(fd: int) -> None:
+    try:
+        os.write(fd, b"w")
+    except BlockingIOError:
+        pass  # the pipe is full: the loop is awake anyway
 
 
 def _drain(fd: int) -> None:

@@ -16,6 +16,8 @@ from vrmonitor.system.files import atomic_write
 # Later issues add theirs here.
 ENTRY_POINTS = {
     "/opt/cloud/bin/getRouterAlerts.sh": "get_router_alerts",
+    "/opt/cloud/bin/getRouterMonitorResults.sh": "monitor_results",
+    "/root/monitorServices.py": "monitor_services",
 }
 
 TEMPLATE = '''#!{python}

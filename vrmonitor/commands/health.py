@@ -1,6 +1,6 @@
-"""`vrmonitor health`: run the health checks now, or show their last results."""
+"""`vrmonitor health run`: run the health checks now, joining a run in progress."""
 
-from vrmonitor.commands import not_implemented
+import sys
 
 
 def add_arguments(parser):
@@ -12,4 +12,17 @@ def add_arguments(parser):
 
 
 def run(args, context) -> int:
-    return not_implemented("health")
+    from vrmonitor.config.settings import load_settings
+    from vrmonitor.health.run import HealthEngine
+    from vrmonitor.health.services import basic_services
+
+    settings = load_settings(context.config_file)
+    engine = HealthEngine(context.paths, settings.health, basic_services(context.paths, settings))
+    failing = False
+    for kind in (args.kind,) if args.kind else ("basic", "advanced"):
+        outcome = engine.run(kind)
+        print(outcome.message)
+        if outcome.failing:
+            print(f"  failing: {', '.join(outcome.failing)}")
+            failing = True
+    return 1 if failing else 0

@@ -32,15 +32,18 @@ def run(args, context) -> int:
         alive = identify(state["pid"])
         running = alive is not None and alive.start_time == state.get("started")
     services = state.get("services", {}) if isinstance(state, dict) else {}
+    checks = _history(context.paths.state_dir / "health-history.json")
     failing = sorted(name for name, s in services.items() if s.get("state") != "up")
+    failing += sorted(name for name, runs in checks.items() if runs and runs[-1].get("status") != "pass")
 
     if args.json:
         print(json.dumps({"daemon": {"running": running, "pid": state.get("pid") if state else None,
                                      "init": state.get("init") if state else None,
                                      "updated": state.get("updated") if state else None},
-                          "services": services, "failing": failing}, indent=1))
+                          "services": services, "checks": checks, "failing": failing}, indent=1))
     else:
         _print_text(state, running, services, time)
+        _print_checks(checks, time)
     if not running:
         return EXIT_NOT_RUNNING
     return EXIT_FAILING if failing else 0
@@ -77,3 +80,31 @@ def _print_text(state, running, services, time) -> None:
             print(f"{name}: {s.get('reason')}")
         if s.get("blocked"):
             print(f"{name}: not restarted: {s['blocked']}")
+
+
+def _history(path) -> dict:
+    import json
+
+    try:
+        history = json.loads(path.read_bytes())
+    except (FileNotFoundError, ValueError):
+        return {}
+    return history if isinstance(history, dict) else {}
+
+
+def _print_checks(checks: dict, time) -> None:
+    if not checks:
+        print("health checks: no results yet")
+        return
+    rows = [("CHECK", "LAST", "WHEN", "DURATION", "HISTORY (oldest first)")]
+    for name, runs in sorted(checks.items()):
+        last = runs[-1]
+        rows.append((name, last.get("status", "?"),
+                     time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(last.get("time", 0))),
+                     f"{last.get('duration_ms', 0):.0f} ms", " ".join(r.get("status", "?") for r in runs)))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[4])
+    for name, runs in sorted(checks.items()):
+        if runs[-1].get("status") != "pass":
+            print(f"{name}: {runs[-1].get('message', '')}")

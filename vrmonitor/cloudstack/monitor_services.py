@@ -1,0 +1,27 @@
+"""/root/monitorServices.py [basic|advanced]: the run CloudStack's cron job starts.
+
+Contract 3.4's command line: one argument `basic` or `advanced` runs that kind; none (or more
+than one) runs basic then advanced; any other single argument is an error (exit 2). When the
+daemon runs and keeps that kind's schedule, the run is the daemon's: nothing is run twice.
+Otherwise the run happens here, under the same lock as the daemon's. Nothing on stdout.
+"""
+
+import sys
+
+from vrmonitor.paths import Paths
+
+NAME = "monitorServices.py"
+KINDS = ("basic", "advanced")
+
+
+def main(argv: list[str], root: str) -> int:
+    from vrmonitor.health.entry import engine_for, handed_to_daemon, run_kinds
+
+    if len(argv) == 1 and argv[0] not in KINDS:
+        print(f"{NAME}: unknown argument {argv[0]!r}: expected basic or advanced", file=sys.stderr)
+        return 2
+    kinds = (argv[0],) if len(argv) == 1 else KINDS
+    paths = Paths.from_option(root)
+    engine = engine_for(paths, NAME)
+    mine = tuple(kind for kind in kinds if not handed_to_daemon(engine, kind))
+    return run_kinds(engine, mine, NAME)

@@ -1,0 +1,162 @@
+"""One health run of a kind (basic or advanced), never two at once, whoever asks.
+
+The daemon's scheduler, `vrmonitor health run`, `monitorServices.py` from cron and
+`getRouterMonitorResults.sh true` all come here. A run holds an exclusive flock on
+/run/vrmonitor/health-<kind>.lock for its whole length. A caller that finds a run in flight
+waits for it (up to `[health] run_wait` seconds). If that run finished after the caller asked,
+the caller takes its results instead of writing the same files again.
+"""
+
+import fcntl
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from vrmonitor.cloudstack.health_results import (check_entries, failing_names, last_run, render,
+                                                 write_results)
+from vrmonitor.cloudstack.service_results import service_entries, success_value
+from vrmonitor.errors import VrMonitorError
+from vrmonitor.health.data import HealthDataSource
+from vrmonitor.health.discovery import discover
+from vrmonitor.health.runner import run_checks
+from vrmonitor.paths import Paths
+from vrmonitor.system.files import atomic_write
+
+LOG = logging.getLogger(__name__)
+
+KINDS = ("basic", "advanced")
+POLL = 0.05
+DATA_ENTRY = "health_checks_data.json"
+
+
+class RunTimeout(VrMonitorError):
+    """A run of the same kind was still in progress at the caller's deadline."""
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    kind: str
+    joined: bool  # True: another caller's run answered this request
+    failing: tuple[str, ...]
+    message: str  # for people: what happened
+
+
+class HealthEngine:
+    """Runs health checks for one root; `services` supplies a basic run's service entries."""
+
+    def __init__(self, paths: Paths, settings, services, data_source: HealthDataSource | None = None):
+        """settings: the [health] section; services: callable(run_start, previous_run) ->
+        (entries, failing) for basic runs."""
+        self.paths = paths
+        self.settings = settings
+        self.services = services
+        self.data = data_source or HealthDataSource(paths.health_checks_data)
+
+    def run(self, kind: str, wait: float | None = None) -> RunOutcome:
+        """Run `kind` now, or join the run in flight; raise RunTimeout after `wait` seconds."""
+        if kind not in KINDS:
+            raise ValueError(f"unknown health run kind {kind!r}")
+        asked = time.time()
+        deadline = time.monotonic() + (self.settings.run_wait if wait is None else wait)
+        self.paths.run_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.paths.run_dir / f"health-{kind}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            waited = not _try_lock(fd)
+            while waited and not _try_lock(fd):
+                if time.monotonic() >= deadline:
+                    raise RunTimeout(f"a {kind} health run is still in progress after "
+                                     f"{self.settings.run_wait if wait is None else wait:g} s")
+                time.sleep(POLL)
+            if waited and _mtime(self.paths.results_file(kind)) >= asked:
+                failing = tuple(filter(None, _read(self.paths.failing_file(kind)).split(",")))
+                return RunOutcome(kind, True, failing, f"joined the {kind} run that was in progress")
+            return self._perform(kind)
+        finally:
+            os.close(fd)  # releases the lock
+
+    def _perform(self, kind: str) -> RunOutcome:
+        start = time.time()
+        entries: dict = {}
+        failing: list[str] = []
+        notes = []
+        previous = _mtime(self.paths.results_file(kind)) or None
+        if kind == "basic":
+            service_part, service_failing = self.services(start, previous)
+            entries.update(service_part)
+            failing.extend(service_failing)
+        state = self.data.load()
+        if state.problem:
+            entries[DATA_ENTRY] = {"success": success_value(False, self.settings.status_format),
+                                   "lastUpdate": str(int(start * 1000)), "lastRunDuration": "0.0",
+                                   "message": state.problem}
+            failing.append(DATA_ENTRY)
+        results = []
+        if state.data is not None and state.data.enabled:
+            checks, problem = discover(self.paths.health_checks_dir, state.data.excluded,
+                                       self.settings.trust, self.paths.root)
+            if problem:
+                LOG.warning("%s: the %s run has no checks", problem, kind)
+                notes.append(problem)
+            results = run_checks(checks, kind, cwd=self.paths.vm_home,
+                                 timeout_for=self.settings.timeout_for,
+                                 dialect_for=self.settings.dialect_for,
+                                 output_cap=self.settings.output_cap,
+                                 max_parallel=self.settings.max_parallel)
+            entries.update(check_entries(results, self.settings.status_format))
+            failing.extend(failing_names(results))
+        elif state.data is None:
+            notes.append("no /root/health_checks_data.json: checks disabled")
+        else:
+            notes.append("health_checks_enabled is false: checks not run")
+        end = time.time()
+        entries["lastRun"] = last_run(start, end)
+        write_results(self.paths.results_file(kind), self.paths.failing_file(kind), render(entries), failing)
+        self._remember(results, end)
+        summary = f"{kind} run: {len(entries) - 1} results, {len(failing)} failing"
+        return RunOutcome(kind, False, tuple(failing), "; ".join([summary] + notes))
+
+    def _remember(self, results, when: float) -> None:
+        """The last [health] history results of every check, for `vrmonitor status`."""
+        path = self.paths.state_dir / "health-history.json"
+        try:
+            history = json.loads(path.read_bytes())
+            if not isinstance(history, dict):
+                history = {}
+        except (FileNotFoundError, ValueError):
+            history = {}
+        for result in results:
+            if result.status == "skip":
+                continue
+            kept = history.get(result.name, [])[-(self.settings.history - 1):] if self.settings.history > 1 else []
+            kept.append({"time": result.started, "status": result.status,
+                         "duration_ms": round(result.duration_ms, 1), "message": result.message[:200]})
+            history[result.name] = kept
+        try:
+            atomic_write(path, json.dumps(history, indent=1) + "\n")
+        except OSError as exc:
+            LOG.error("cannot write %s: %s", path, exc)
+
+
+def _try_lock(fd: int) -> bool:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:
+        return 0.0
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except FileNotFoundError:
+        return ""
