@@ -14,8 +14,11 @@ setup(
     description="Service monitor, health checks and diagnostics for CloudStack system VMs",
     license="Apache-2.0",
     python_requires=">=3.11",
-    packages=find_packages(include=["vrmonitor", "vrmonitor.*"]),
-    package_data={"vrmonitor.config": ["schemas/*.json"]},
+    # health_scripts/ is shipped inside the package, where `vrmonitor compat install` finds it.
+    packages=find_packages(include=["vrmonitor", "vrmonitor.*"]) + ["vrmonitor.health_scripts"],
+    package_dir={"vrmonitor.health_scripts": "health_scripts"},
+    package_data={"vrmonitor.config": ["schemas/*.json"],
+                  "vrmonitor.health_scripts": ["*.py", "README.md"]},
     install_requires=[
         "psutil>=5.9.4",
         "netifaces>=0.11.0",

@@ -219,3 +219,25 @@ def test_the_daemon_runs_on_schedule_and_cron_is_handed_over(vm, tmp_path):
     finally:
         daemon.terminate()
         assert daemon.wait(timeout=30) == 0
+
+
+def test_status_shows_each_checks_recent_history(vm, capsys):
+    from vrmonitor.cli import main
+
+    data(vm)
+    flag = vm / "root/flag"
+    check(vm, "flappy.sh", f"#!/bin/sh\n[ \"$1\" = basic ] || exit 0\n"
+                           f"if [ -e {flag} ]; then echo broken; exit 1; fi\necho fine\n")
+    for _ in range(3):
+        assert call(vm, MONITOR, "basic").returncode == 0
+    flag.touch()
+    assert call(vm, MONITOR, "basic").returncode == 0
+    assert main(["--root", str(vm), "status", "--json"]) == 3  # no daemon on this root
+    report = json.loads(capsys.readouterr().out)
+    runs = report["checks"]["flappy.sh"]
+    assert [r["status"] for r in runs] == ["pass", "pass", "pass", "fail"]
+    assert runs[-1]["message"] == "broken" and all(r["duration_ms"] >= 0 for r in runs)
+    assert "flappy.sh" in report["failing"]
+    main(["--root", str(vm), "status"])
+    text = capsys.readouterr().out
+    assert "pass pass pass fail" in text and "flappy.sh: broken" in text

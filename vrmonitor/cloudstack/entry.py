@@ -12,9 +12,12 @@ DEBUG_ENV = "VRMONITOR_DEBUG"
 
 
 def call(module: str, name: str, argv: list[str], root: str) -> int:
-    """Run vrmonitor.cloudstack.<module>.main(argv, root) for the script called `name`."""
+    """Run <module>.main(argv, root) for the script called `name`.
+
+    module: a module under vrmonitor.cloudstack (`get_router_alerts`), or a full dotted name
+    (`vrmonitor.checks.cpu_usage`)."""
     try:
-        entry = importlib.import_module(f"vrmonitor.cloudstack.{module}")
+        entry = importlib.import_module(module if "." in module else f"vrmonitor.cloudstack.{module}")
         return entry.main(argv, root)
     except KeyboardInterrupt:
         return 130

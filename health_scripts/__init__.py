@@ -1,0 +1,1 @@
+"""The built-in checks' executables (see README.md); shipped as vrmonitor.health_scripts."""
