@@ -17,6 +17,8 @@ from typing import TextIO
 
 from vrmonitor.alerts.writer import AlertWriter
 from vrmonitor.cloudstack.service_results import service_entries
+from vrmonitor.config.settings import load_settings
+from vrmonitor.errors import ConfigError
 from vrmonitor.health.run import HealthEngine
 from vrmonitor.health.scheduler import HealthScheduler
 from vrmonitor.paths import Paths
@@ -41,21 +43,24 @@ class _Flags:
 
 
 class Daemon:
-    def __init__(self, paths: Paths, settings, *, status_every: float = 0.0,
-                 out: TextIO = sys.stdout, notifier: Notifier | None = None, init=None):
+    def __init__(self, paths: Paths, settings, *, config_file: str | None = None,
+                 status_every: float = 0.0, out: TextIO = sys.stdout,
+                 notifier: Notifier | None = None, init=None):
         self.paths = paths
         self.settings = settings
+        self.config_file = config_file or str(paths.config_file)
         self.status_every = status_every
         self.out = out
         self.notifier = notifier or Notifier()
         self.init = init or detect_init_system()
         self._flags = _Flags()
         self._last_snapshot = None
-        me = identify(os.getpid())
-        self._started = me.start_time if me else None  # with the PID: proves the state is ours
+        self._started = None  # set in run(): python-daemon forks between __init__ and run
 
     def run(self) -> int:
         """Monitor until SIGTERM or SIGINT; return the exit code (0)."""
+        me = identify(os.getpid())
+        self._started = me.start_time if me else None  # with the PID: proves the state is ours
         selector = selectors.DefaultSelector()
         wake_read, wake_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         selector.register(wake_read, selectors.EVENT_READ, None)
@@ -113,14 +118,14 @@ class Daemon:
 
     def _loop(self, selector, wake_read: int, monitor: ServiceMonitor, health: HealthScheduler) -> None:
         now = time.monotonic()
-        next_status = now if self.status_every else float("inf")
+        next_status = now if self.status_every and self.out is not None else float("inf")
         watchdog = self.notifier.watchdog_interval
         next_watchdog = now if watchdog else float("inf")
         while not self._flags.stop:
             now = time.monotonic()
             if self._flags.reload:
                 self._flags.reload = False
-                monitor.reload()
+                self._reload(monitor, health)
             monitor.tick(now)
             health.tick(now)
             if self._publish(monitor):
@@ -138,6 +143,24 @@ class Daemon:
                     _drain(wake_read)
                 else:
                     key.data()
+
+    def _reload(self, monitor: ServiceMonitor, health: HealthScheduler) -> None:
+        """SIGHUP: vrmonitor.toml, monitor.conf and health_checks_data.json again. An invalid
+        vrmonitor.toml is reported and the last good settings stay in force."""
+        try:
+            settings = load_settings(self.config_file)
+        except ConfigError as exc:
+            for problem in exc.problems or [str(exc)]:
+                LOG.error("reload: %s", problem)
+            LOG.error("reload: %s is invalid; the last good configuration stays in force",
+                      self.config_file)
+        else:
+            self.settings = settings
+            monitor.update_settings(settings.services, settings.alerts.reminder_interval)
+            health.update_settings(settings.health)
+            LOG.warning("reload: %s loaded", self.config_file)
+        monitor.reload()
+        health.reload()
 
     def _publish(self, monitor: ServiceMonitor) -> bool:
         """The state file read by `vrmonitor status` and by basic health runs; written on change.

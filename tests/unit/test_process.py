@@ -135,3 +135,13 @@ def test_a_quick_exit_is_never_mistaken_for_a_leftover():
 def test_a_command_that_closes_its_output_and_keeps_running_times_out():
     done = run([SH, "-c", "exec >&- 2>&-; sleep 300"], timeout=1)
     assert done.timed_out and done.returncode == -9
+
+
+def test_a_cancelled_run_kills_the_group_and_says_so():
+    import threading
+
+    cancel = threading.Event()
+    threading.Timer(0.3, cancel.set).start()
+    done = run([SH, "-c", "sleep 300 & echo $!; sleep 300"], timeout=60, cancel=cancel)
+    assert done.cancelled and not done.timed_out and done.returncode == -9
+    assert wait_until_dead(int(done.stdout)) in (None, "Z")

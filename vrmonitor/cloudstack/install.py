@@ -18,6 +18,9 @@ ENTRY_POINTS = {
     "/opt/cloud/bin/getRouterAlerts.sh": "get_router_alerts",
     "/opt/cloud/bin/getRouterMonitorResults.sh": "monitor_results",
     "/root/monitorServices.py": "monitor_services",
+    "/opt/cloud/bin/diagnostics.py": "diagnostics",
+    "/opt/cloud/bin/get_diagnostics_files.py": "diagnostics_files",
+    "/opt/cloud/bin/cleanup.sh": "cleanup",
 }
 
 TEMPLATE = '''#!{python}

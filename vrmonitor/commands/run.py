@@ -1,7 +1,5 @@
 """`vrmonitor run`: the daemon."""
 
-from vrmonitor.commands import not_implemented
-
 
 def add_arguments(parser):
     parser.add_argument("--foreground", action="store_true",
@@ -17,6 +15,26 @@ def run(args, context) -> int:
     if args.status_every < 0:
         raise SystemExit("vrmonitor run: --status-every must not be negative")
     settings = load_settings(context.config_file)
-    if not args.foreground:
-        return not_implemented("run without --foreground (detaching)")
-    return Daemon(context.paths, settings, status_every=args.status_every).run()
+    daemon = Daemon(context.paths, settings, config_file=context.config_file,
+                    status_every=args.status_every)
+    if args.foreground:
+        return daemon.run()
+    return _detached(daemon, context.paths)
+
+
+def _detached(daemon, paths) -> int:
+    """SysV: detach, log to /var/log/monitor.log, hold /run/vrmonitor/vrmonitor.pid."""
+    import logging
+
+    from vrmonitor.system.detach import check_not_running, daemon_context
+
+    check_not_running(paths.pidfile)
+    daemon.out = None  # no terminal once detached
+    with daemon_context(paths.pidfile):
+        paths.monitor_log.parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(paths.monitor_log)
+        handler.setFormatter(logging.Formatter("%(asctime)s vrmonitor[%(process)d]: %(levelname)s: %(message)s"))
+        root = logging.getLogger()
+        root.handlers[:] = [handler]
+        root.setLevel(logging.INFO)
+        return daemon.run()

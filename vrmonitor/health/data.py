@@ -30,6 +30,11 @@ class HealthDataSource:
         self._last_good: HealthChecksData | None = None
         self._lock = threading.Lock()  # the daemon's loop and its health runs both read it
 
+    def forget(self) -> None:
+        """Read the file again at the next load, changed or not."""
+        with self._lock:
+            self._stamp = object()
+
     def load(self) -> DataState:
         with self._lock:
             return self._load()

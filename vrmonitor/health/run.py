@@ -11,6 +11,7 @@ import fcntl
 import json
 import logging
 import os
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,6 +55,9 @@ class HealthEngine:
         self.settings = settings
         self.services = services
         self.data = data_source or HealthDataSource(paths.health_checks_data)
+        # Set when the daemon stops: running checks are killed and the run writes nothing, so
+        # the previous result files stay whole.
+        self.cancel = threading.Event()
 
     def run(self, kind: str, wait: float | None = None) -> RunOutcome:
         """Run `kind` now, or join the run in flight; raise RunTimeout after `wait` seconds."""
@@ -104,7 +108,10 @@ class HealthEngine:
                                  timeout_for=self.settings.timeout_for,
                                  dialect_for=self.settings.dialect_for,
                                  output_cap=self.settings.output_cap,
-                                 max_parallel=self.settings.max_parallel)
+                                 max_parallel=self.settings.max_parallel, cancel=self.cancel)
+            if self.cancel.is_set():
+                return RunOutcome(kind, False, (), f"{kind} run stopped: vrmonitor is stopping; "
+                                                   "the previous results are kept")
             entries.update(check_entries(results, self.settings.status_format))
             failing.extend(failing_names(results))
         elif state.data is None:

@@ -26,6 +26,7 @@ import codecs
 import errno
 import logging
 import signal
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -70,13 +71,13 @@ class CheckResult:
 
 def run_checks(checks: list[Check], kind: str, *, cwd: Path, timeout_for: Callable[[str], float],
                dialect_for: Callable[[str], str], output_cap: int,
-               max_parallel: int) -> list[CheckResult]:
+               max_parallel: int, cancel: threading.Event | None = None) -> list[CheckResult]:
     """Run every check that is not refused with argument `kind`; one result per check, in order.
 
     At most `max_parallel` checks run at once. timeout_for(name) and dialect_for(name) give the
     per-check settings; output_cap is the number of bytes kept of stdout and of stderr each.
     A check that misbehaves in any way gives a "fail" result; it never affects the others and
-    nothing is raised for it.
+    nothing is raised for it. Setting `cancel` kills the checks still running (daemon stopping).
     """
     run_started = time.time()
     runnable = [check for check in checks if not check.refused]
@@ -85,7 +86,8 @@ def run_checks(checks: list[Check], kind: str, *, cwd: Path, timeout_for: Callab
     workers = max(1, min(max_parallel, len(runnable)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="health-check") as pool:
         futures = [None if check.refused else
-                   pool.submit(_run_guarded, check, kind, cwd, timeout_for, dialect_for, output_cap)
+                   pool.submit(_run_guarded, check, kind, cwd, timeout_for, dialect_for, output_cap,
+                               cancel)
                    for check in checks]
         results = [CheckResult(check.name, FAIL, check.refused, run_started, 0.0, None)
                    if future is None else future.result()
@@ -94,12 +96,13 @@ def run_checks(checks: list[Check], kind: str, *, cwd: Path, timeout_for: Callab
 
 
 def _run_guarded(check: Check, kind: str, cwd: Path, timeout_for: Callable[[str], float],
-                 dialect_for: Callable[[str], str], output_cap: int) -> CheckResult:
+                 dialect_for: Callable[[str], str], output_cap: int,
+                 cancel: threading.Event | None) -> CheckResult:
     """The per-check boundary: whatever goes wrong becomes this check's "fail" result."""
     started, clock = time.time(), time.monotonic()
     try:
         return _run_one(check, kind, cwd, timeout_for(check.name), dialect_for(check.name),
-                        output_cap, started)
+                        output_cap, started, cancel)
     except Exception as exc:  # noqa: BLE001 - one check's failure must not stop the others
         LOG.exception("health check %s: internal error", check.name)
         return CheckResult(check.name, FAIL, f"internal error running the check: {exc}", started,
@@ -107,10 +110,13 @@ def _run_guarded(check: Check, kind: str, cwd: Path, timeout_for: Callable[[str]
 
 
 def _run_one(check: Check, kind: str, cwd: Path, timeout: float, dialect: str, output_cap: int,
-             started: float) -> CheckResult:
+             started: float, cancel: threading.Event | None = None) -> CheckResult:
     clock = time.monotonic()
+    if cancel is not None and cancel.is_set():
+        return CheckResult(check.name, FAIL, "not run: vrmonitor is stopping", started, 0.0, None)
     try:
-        completed = run([str(check.path), kind], timeout=timeout, cap=output_cap, cwd=cwd)
+        completed = run([str(check.path), kind], timeout=timeout, cap=output_cap, cwd=cwd,
+                        cancel=cancel)
     except CommandError as exc:
         message = _start_failure(check, cwd, exc)
         LOG.warning("health check %s %s", check.name, message)
@@ -135,6 +141,8 @@ def _judge(completed: Completed, timeout: float, dialect: str, output_cap: int) 
         output = f"{output} [output truncated at {output_cap} bytes]".lstrip()
     said = f"{output} " if output else ""
     code = completed.returncode
+    if completed.cancelled:
+        return FAIL, f"{said}stopped: vrmonitor was shutting down"
     if completed.timed_out:
         return FAIL, f"{said}timed out after {timeout:g} s and was killed"
     if code < 0:

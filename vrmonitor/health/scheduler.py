@@ -48,5 +48,15 @@ class HealthScheduler:
             job.add_done_callback(lambda _: self._wake())
             self._jobs[kind] = job
 
+    def update_settings(self, settings) -> None:
+        """New [health] settings; runs in flight finish with the old ones."""
+        self._engine.settings = settings
+
+    def reload(self) -> None:
+        """SIGHUP: read health_checks_data.json again even if it looks unchanged."""
+        self._engine.data.forget()
+
     def close(self) -> None:
+        """Stop: kill running checks (their run writes nothing) and wait for the workers."""
+        self._engine.cancel.set()
         self._executor.shutdown(wait=True, cancel_futures=True)

@@ -118,6 +118,13 @@ class ServiceMonitor:
             elif w.next_attempt is not None and now >= w.next_attempt and w.job is None:
                 self._start_recovery(w, now)
 
+    def update_settings(self, settings, reminder_interval: float) -> None:
+        """New [services] settings (SIGHUP with a valid vrmonitor.toml)."""
+        self._settings = settings
+        self._reminder_interval = reminder_interval
+        self._ladder = Ladder(settings.restart_attempts, settings.backoff_initial,
+                              settings.backoff_max, settings.parked_reprobe_interval)
+
     def reload(self) -> None:
         """SIGHUP: re-read monitor.conf and give parked services a fresh budget."""
         self._fingerprint = None

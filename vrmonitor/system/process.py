@@ -15,6 +15,7 @@ import select
 import selectors
 import signal
 import subprocess
+import threading
 import time
 from dataclasses import dataclass
 from typing import Mapping, Sequence
@@ -27,6 +28,8 @@ READ_CHUNK = 65536
 # After the leader exits or is killed, how long to keep reading what is already in the pipes
 # when something outside the group (a daemonised child) still holds them open.
 DRAIN_GRACE = 0.5
+# How often a cancellable run looks at its cancel event.
+CANCEL_POLL = 0.2
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,7 @@ class Completed:
     stderr_truncated: bool
     timed_out: bool
     duration: float  # seconds, monotonic
+    cancelled: bool = False  # stopped early because the caller asked (e.g. the daemon stopping)
 
     @property
     def ok(self) -> bool:
@@ -63,13 +67,14 @@ class _Capped:
 
 def run(argv: Sequence[str], *, timeout: float, cap: int = 16384,
         cwd: str | os.PathLike | None = None, env: Mapping[str, str] | None = None,
-        kill_leftovers: bool = True) -> Completed:
+        kill_leftovers: bool = True, cancel: threading.Event | None = None) -> Completed:
     """Run `argv` and return what it did; raise CommandError if it cannot be started.
 
     timeout: seconds until the whole process group is killed with SIGKILL.
     cap: bytes kept of stdout and of stderr each; the rest is read and dropped.
     kill_leftovers: once the leader exits, kill what it left running in its process group
       (right for checks; pass False for init scripts, whose services must survive them).
+    cancel: when set, the process group is killed as at a timeout (noticed within CANCEL_POLL).
     """
     if not argv:
         raise CommandError("empty command")
@@ -84,7 +89,7 @@ def run(argv: Sequence[str], *, timeout: float, cap: int = 16384,
         raise CommandError(f"cannot run {argv[0]}: {exc.strerror or exc}") from exc
 
     outputs = {proc.stdout.fileno(): _Capped(cap), proc.stderr.fileno(): _Capped(cap)}
-    timed_out = False
+    timed_out = cancelled = False
     with selectors.DefaultSelector() as selector:
         for fd in outputs:
             os.set_blocking(fd, False)
@@ -95,8 +100,10 @@ def run(argv: Sequence[str], *, timeout: float, cap: int = 16384,
             draining = False  # the leader is gone: only collect what is left in the pipes
             while len(selector.get_map()) > exit_watch.registered:
                 now = time.monotonic()
+                if not draining and cancel is not None and cancel.is_set():
+                    cancelled, deadline = True, now
                 if not draining and now >= deadline:
-                    timed_out = draining = True
+                    timed_out, draining = not cancelled, True
                     _kill_group(proc.pid)
                     exit_watch.wait_blocking()
                     stop_reading_at = now + DRAIN_GRACE
@@ -104,6 +111,8 @@ def run(argv: Sequence[str], *, timeout: float, cap: int = 16384,
                 if now >= stop_reading_at:
                     break
                 wait = min(stop_reading_at - now, exit_watch.poll_interval)
+                if cancel is not None:
+                    wait = min(wait, CANCEL_POLL)
                 for key, _ in selector.select(wait):
                     if not exit_watch.is_event(key):
                         _read_into(key.fd, outputs[key.fd], selector)
@@ -116,7 +125,7 @@ def run(argv: Sequence[str], *, timeout: float, cap: int = 16384,
                 # The pipes closed but the leader kept running until the deadline.
                 timed_out = True
         finally:
-            if kill_leftovers or timed_out:
+            if kill_leftovers or timed_out or cancelled:
                 _kill_group(proc.pid)
             exit_watch.close()
             returncode = proc.wait()
@@ -124,7 +133,7 @@ def run(argv: Sequence[str], *, timeout: float, cap: int = 16384,
             proc.stderr.close()
     out, err = outputs.values()
     return Completed(argv, returncode, bytes(out.data), bytes(err.data), out.truncated,
-                     err.truncated, timed_out, time.monotonic() - started)
+                     err.truncated, timed_out, time.monotonic() - started, cancelled)
 
 
 def _read_into(fd: int, sink: _Capped, selector: selectors.BaseSelector) -> None:

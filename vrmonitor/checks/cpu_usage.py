@@ -1,0 +1,71 @@
+"""cpu_usage_check.py (basic): CPU usage against systemThresholds.maxCpuUsage (contract 3.5).
+
+The reference read the idle percentage of the second `top -b -n2 -p 1` iteration, a 3 s sample.
+Here psutil samples the same counters (/proc/stat) over SAMPLE_INTERVAL seconds. The usage is
+100 minus the idle percentage, rounded to two decimals and printed as Python prints a float
+(`1.7`, `12.35`), like the reference's `float("%.2f")`. It fails when the usage is strictly
+above the threshold.
+"""
+
+import math
+
+import psutil
+
+from vrmonitor.checks.context import CheckInputs, answer, applies, unreadable
+from vrmonitor.errors import ConfigError
+from vrmonitor.paths import Paths
+
+KIND = "basic"
+SAMPLE_INTERVAL = 0.5  # seconds between the two /proc/stat readings
+SAMPLER = f"psutil.cpu_times_percent(interval={SAMPLE_INTERVAL})"
+
+
+def system_threshold(inputs: CheckInputs, key: str) -> float | None:
+    """The number under `key` in the first systemThresholds record; None when absent.
+
+    Raises ConfigError when health_checks_data.json is unreadable or the value is not a number
+    (the message names the key and the value found).
+    """
+    records = inputs.records("systemThresholds")
+    if not records or key not in records[0]:
+        return None
+    value = records[0][key]
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if math.isnan(number):
+        raise ConfigError("systemThresholds", [
+            f"Invalid {key} in health_checks_data systemThresholds: expected a number, "
+            f"found {value!r}"])
+    return number
+
+
+def cpu_usage(interval: float = SAMPLE_INTERVAL) -> float:
+    """Percent of CPU time not idle over `interval` seconds, all CPUs, rounded to 2 decimals."""
+    idle = psutil.cpu_times_percent(interval=interval).idle
+    return float(f"{100 - idle:.2f}")
+
+
+def check(limit: float, usage: float) -> tuple[str, bool]:
+    if usage > limit:
+        return f"CPU Usage {usage}% has crossed threshold of {limit}%", False
+    return f"CPU Usage within limits with current at {usage}%", True
+
+
+def main(argv: list[str], root: str, measure=cpu_usage) -> int:
+    if not applies(argv, KIND):
+        return 0
+    try:
+        limit = system_threshold(CheckInputs(Paths.from_option(root)), "maxCpuUsage")
+    except ConfigError as exc:
+        return unreadable(exc.problems)
+    if limit is None:
+        return answer("Missing maxCpuUsage in health_checks_data systemThresholds, skipping",
+                      ok=True)
+    try:
+        usage = measure()
+    except (OSError, psutil.Error) as exc:
+        reason = str(exc) or type(exc).__name__
+        return answer(f"Failed to retrieve cpu usage using {SAMPLER}: {reason}", ok=False)
+    return answer(*check(limit, usage))

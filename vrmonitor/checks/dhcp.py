@@ -1,0 +1,186 @@
+"""dhcp_check.py (advanced): every running VM has its DHCP entry in /etc/dhcphosts.txt.
+
+Contract 3.5. The management server sends one `virtualMachines` record per running VM and NIC
+(vmName, macAddress, ip, and from newer servers dhcp/dns flags). The router's CsDhcp writes one
+dnsmasq dhcp-host line per VM: `mac,ip,name,lease` for the default NIC and
+`mac,set:<ip with . -> _>,ip,name,lease` for the others.
+
+Matching is what dnsmasq itself does with such a line, which accepts the reference's two forms
+and a little more, all of it lines dnsmasq would serve the VM from:
+  * MAC addresses compare case-insensitively (dnsmasq parses them as hex numbers; the router
+    writes lower case, but an upper-case line serves the VM all the same), host names too
+    (DNS names are case-insensitive); IPs compare as addresses.
+  * fields are recognised by their form, not their position: a line without a lease time, or
+    with extra `set:`/`tag:`/`id:` fields, still counts. A line marked `ignore` does not.
+Fixed against the reference: a missing file is empty (it crashed), records with dhcp=false are
+skipped and not counted (a record without the flag is checked, where the newest reference
+crashed), and each missing VM is followed by what the file holds for its MAC, IP or name
+(issue #8177: the alert must say why).
+
+`virtual_machines` and `same_ip` are shared with the dns check.
+"""
+
+import ipaddress
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from vrmonitor.checks.context import CheckInputs, answer, applies, unreadable
+from vrmonitor.cloudstack.health_data import CONTRACT_PATH as DATA_PATH
+from vrmonitor.errors import CheckError, ConfigError
+from vrmonitor.paths import Paths
+
+KIND = "advanced"
+KEY = "virtualMachines"
+VM_PATH = "/etc/dhcphosts.txt"
+
+SKIP = "No VMs running data available, skipping"
+PASSED = "All {count} VMs are present in dhcphosts.txt"
+FAILED = "Missing elements in dhcphosts.txt - "
+
+MAC = re.compile(r"^[0-9a-fA-F]{1,2}([:-][0-9a-fA-F]{1,2}){5}$")
+LEASE = re.compile(r"^(infinite|\d+[smhdw]?)$", re.IGNORECASE)
+RELATED_SHOWN = 3  # lines of the file quoted for one missing VM
+
+
+@dataclass(frozen=True)
+class VirtualMachine:
+    name: str
+    ip: str
+    mac: str = ""
+
+
+def virtual_machines(records: list[dict[str, str]], flag: str,
+                     required: tuple[str, ...]) -> tuple[list[VirtualMachine], list[str]]:
+    """The VMs to check, and the problems of malformed records (naming the data file).
+
+    Records whose `flag` field (dhcp or dns) is "false" are left out: the router does not serve
+    that network (issue #5536). `required` fields are among vmName, ip, macAddress.
+    """
+    vms, problems = [], []
+    for number, record in enumerate(records, 1):
+        if record.get(flag, "").lower() == "false":
+            continue
+        lacking = [name for name in required if not record.get(name)]
+        if lacking:
+            shown = ",".join(f"{key}={value}" for key, value in record.items())
+            problems.append(f"{DATA_PATH}: {KEY} record {number} ({shown}) has no "
+                            f"{' and no '.join(lacking)}")
+            continue
+        vms.append(VirtualMachine(record["vmName"], record["ip"], record.get("macAddress", "")))
+    return vms, problems
+
+
+def same_ip(one: str, other: str) -> bool:
+    """Whether two address strings name the same IP (text compare when either is no IP)."""
+    try:
+        return ipaddress.ip_address(one) == ipaddress.ip_address(other)
+    except ValueError:
+        return one == other
+
+
+def read_lines(path: Path, vm_path: str, failure: str = "") -> list[str] | None:
+    """The lines of a contract file, None when it does not exist.
+
+    Raises CheckError (`<failure>: <reason>`, by default `Unable to read <vm_path>: <reason>`)
+    when it exists but cannot be read."""
+    try:
+        return path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise CheckError(f"{failure or f'Unable to read {vm_path}'}: {reason}") from exc
+
+
+@dataclass(frozen=True)
+class HostLine:
+    """One dhcp-host line of dhcphosts.txt, its fields sorted by what they are."""
+
+    number: int
+    text: str
+    macs: tuple[str, ...]
+    ips: tuple[str, ...]
+    names: tuple[str, ...]
+    ignored: bool
+
+    @classmethod
+    def parse(cls, number: int, text: str) -> "HostLine":
+        macs, ips, names, ignored = [], [], [], False
+        for field in (part.strip() for part in text.split(",")):
+            if not field or field.startswith(("set:", "tag:", "id:", "net:")) or field == "*":
+                continue
+            if field.lower() == "ignore":
+                ignored = True
+            elif MAC.match(field):
+                macs.append(field.replace("-", ":").lower())
+            elif _is_ipv4(field):
+                ips.append(field)
+            elif field.startswith("[") or LEASE.match(field):
+                continue  # an IPv6 address or a lease time
+            else:
+                names.append(field.lower())
+        return cls(number, text.strip(), tuple(macs), tuple(ips), tuple(names), ignored)
+
+    def serves(self, vm: VirtualMachine) -> bool:
+        return (not self.ignored and vm.mac.lower() in self.macs
+                and any(same_ip(ip, vm.ip) for ip in self.ips) and vm.name.lower() in self.names)
+
+    def mentions(self, vm: VirtualMachine) -> bool:
+        return (vm.mac.lower() in self.macs or any(same_ip(ip, vm.ip) for ip in self.ips)
+                or vm.name.lower() in self.names)
+
+
+def _is_ipv4(text: str) -> bool:
+    try:
+        return isinstance(ipaddress.ip_address(text), ipaddress.IPv4Address)
+    except ValueError:
+        return False
+
+
+def parse_dhcphosts(lines: list[str]) -> list[HostLine]:
+    return [HostLine.parse(number, text) for number, text in enumerate(lines, 1)
+            if text.strip() and not text.lstrip().startswith("#")]
+
+
+def check(vms: list[VirtualMachine], lines: list[str] | None) -> tuple[str, bool]:
+    """The message and verdict for `vms` against dhcphosts.txt's lines (None: no file)."""
+    hosts = parse_dhcphosts(lines or [])
+    missing = [vm for vm in vms if not any(host.serves(vm) for host in hosts)]
+    if not missing:
+        return PASSED.format(count=len(vms)), True
+    listed = ", ".join(f"{vm.mac} {vm.ip} {vm.name}" for vm in missing)
+    details = [f"{vm.mac} {vm.ip} {vm.name}: expected a line with this MAC, IP and name; "
+               f"found {_found(vm, hosts, lines is None)}" for vm in missing]
+    return "\n".join([FAILED, listed, *details]), False
+
+
+def _found(vm: VirtualMachine, hosts: list[HostLine], no_file: bool) -> str:
+    if no_file:
+        return f"no {VM_PATH} (the file does not exist)"
+    related = [host for host in hosts if host.mentions(vm)]
+    if not related:
+        return "no line with this MAC, IP or name"
+    shown = "; ".join(f"line {host.number}: {host.text}" for host in related[:RELATED_SHOWN])
+    more = len(related) - RELATED_SHOWN
+    return shown + (f"; and {more} more" if more > 0 else "")
+
+
+def main(argv: list[str], root: str) -> int:
+    if not applies(argv, KIND):
+        return 0
+    paths = Paths.from_option(root)
+    try:
+        records = CheckInputs(paths).records(KEY)
+    except ConfigError as exc:
+        return unreadable(exc.problems)
+    if not records:
+        return answer(SKIP, ok=True)
+    vms, problems = virtual_machines(records, "dhcp", ("vmName", "macAddress", "ip"))
+    if problems:
+        return unreadable(problems)
+    try:
+        lines = read_lines(paths.dhcphosts, VM_PATH)
+    except CheckError as exc:
+        return answer(str(exc), ok=False)
+    return answer(*check(vms, lines))

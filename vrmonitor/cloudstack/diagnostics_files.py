@@ -1,0 +1,44 @@
+"""/opt/cloud/bin/get_diagnostics_files.py ITEM...: getDiagnosticsData step 1 (contract 5.2).
+
+Builds `<root>/root/diagnostics_files_YYYYmmdd-HHMMSS[-N].zip` from the items
+(vrmonitor.diagnostics.collect describes them) and prints exactly its path and a newline;
+exit 0. The MS takes that line as the path to copy and later passes it to cleanup.sh.
+When the zip cannot be written at all, one line on stderr and exit 1, so the MS reports
+`Failed to generate diagnostics zip file in VM ...` with the reason.
+"""
+
+import sys
+
+from vrmonitor.paths import Paths
+
+NAME = "get_diagnostics_files.py"
+
+
+def main(argv: list[str], root: str) -> int:
+    from vrmonitor.diagnostics.collect import collect
+
+    paths = Paths.from_option(root)
+    settings = _settings(paths)
+    try:
+        collection = collect(paths, argv, command_timeout=settings.command_timeout,
+                             zip_max_bytes=settings.zip_max_bytes)
+    except OSError as exc:
+        print(f"{NAME}: cannot write the diagnostics zip: {exc.strerror or exc}"
+              f"{f' ({exc.filename})' if exc.filename else ''}", file=sys.stderr)
+        return 1
+    sys.stdout.write(f"{collection.path}\n")
+    return 0
+
+
+def _settings(paths: Paths):
+    """[diagnostics]; an invalid vrmonitor.toml is said on stderr and the defaults apply."""
+    from vrmonitor.config.settings import DiagnosticsSettings, load_settings
+    from vrmonitor.errors import ConfigError
+
+    try:
+        return load_settings(paths.config_file).diagnostics
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"{NAME}: {problem}", file=sys.stderr)
+        print(f"{NAME}: using default settings", file=sys.stderr)
+        return DiagnosticsSettings()
