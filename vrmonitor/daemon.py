@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import TextIO
 
-from vrmonitor.alerts.writer import AlertWriter
+from vrmonitor.alerts.writer import AlertWriter, read_boot_id
 from vrmonitor.cloudstack.service_results import service_entries
 from vrmonitor.config.settings import load_settings
 from vrmonitor.errors import ConfigError
@@ -104,7 +104,33 @@ class Daemon:
 
         return ServiceMonitor(source.load, services, alerts, self.init, selector, wake,
                               recover_job=recover_job, probe=functional_probe,
-                              reminder_interval=self.settings.alerts.reminder_interval)
+                              reminder_interval=self.settings.alerts.reminder_interval,
+                              booting=self._booting, previous=self._previous_services())
+
+    def _previous_services(self) -> dict:
+        """The last daemon's service state, if it ran on this same boot (else start afresh)."""
+        try:
+            state = json.loads(self.paths.daemon_state.read_bytes())
+        except (FileNotFoundError, ValueError):
+            return {}
+        if not isinstance(state, dict) or state.get("boot_id") != read_boot_id():
+            return {}
+        services = state.get("services")
+        return services if isinstance(services, dict) else {}
+
+    def _booting(self) -> bool:
+        """A CloudStack system VM whose boot configuration has not finished, within the grace.
+
+        /var/cache/cloud/boot_up_done is written at the end of the VM's boot configuration; the
+        grace ([services] startup_grace) is counted from boot on the monotonic clock."""
+        grace = self.settings.services.startup_grace
+        if time.monotonic() >= grace or not self.paths.config_cache.is_dir():
+            return False
+        boot_wall = time.time() - time.monotonic()
+        try:
+            return (self.paths.config_cache / "boot_up_done").stat().st_mtime < boot_wall
+        except FileNotFoundError:
+            return True
 
     def _build_health(self, wake_write: int) -> HealthScheduler:
         fmt = self.settings.health.status_format
@@ -170,8 +196,8 @@ class Daemon:
         if services == self._last_snapshot:
             return False
         self._last_snapshot = services
-        state = {"pid": os.getpid(), "started": self._started, "updated": time.time(),
-                 "init": self.init.name, "services": services}
+        state = {"pid": os.getpid(), "started": self._started, "boot_id": read_boot_id(),
+                 "updated": time.time(), "init": self.init.name, "services": services}
         try:
             atomic_write(self.paths.daemon_state, json.dumps(state, indent=1) + "\n")
         except OSError as exc:

@@ -53,7 +53,7 @@ class Service:
 
 
 class Harness:
-    def __init__(self, tmp_path, settings, script, reminder_interval=0, probe=None):
+    def __init__(self, tmp_path, settings, script, reminder_interval=0, probe=None, **extra):
         self.paths = Paths(tmp_path)
         self.service = Service(tmp_path)
         self.entry = ServiceEntry("svc", "sleep", "sleepsvc", str(self.service.pidfile))
@@ -67,7 +67,7 @@ class Harness:
                                       AlertWriter(self.paths), FakeInit(), self.selector,
                                       lambda: os.write(self.wake_w, b"x"),
                                       recover_job=self.recover, rng=random.Random(1),
-                                      reminder_interval=reminder_interval, probe=probe)
+                                      reminder_interval=reminder_interval, probe=probe, **extra)
 
     def recover(self, entry, init):
         self.calls.append(time.monotonic())
@@ -290,3 +290,33 @@ def test_alive_but_not_serving_is_degraded_then_restarted(make, tmp_path):
     assert h.drive(5, until=lambda: h.calls)
     assert h.alerts()[0] == "[ALERT] [sleep] The process sleep is running but not serving: dns query timed out"
     assert h.drive(5, until=lambda: state(h) is ServiceState.UP)
+
+
+def test_a_booting_router_holds_back_alerts_and_restarts_for_services_not_yet_started(make):
+    booting = [True]
+    h = make(["start"], settings=replace(SETTINGS, verify_interval=0.1), booting=lambda: booting[0])
+    h.drive(0.4)  # the service has not been started yet: the router is still booting
+    assert h.alerts() == [] and h.calls == []
+    assert "router still booting" in h.monitor.watched["svc"].reason
+    booting[0] = False  # boot configuration done (or grace over)
+    assert h.drive(5, until=lambda: state(h) is ServiceState.UP)
+    assert h.alerts()[0] == "[INFO] [sleep] The process sleep is not running trying recover"
+
+
+def test_a_restarted_daemon_carries_on_without_re_alerting(make):
+    h = make([Outcome("failed", "no")], settings=replace(SETTINGS, verify_interval=0.1))
+    h.service.start()
+    h.drive(0.1)
+    h.service.kill()
+    assert h.drive(5, until=lambda: h.monitor.watched["svc"].parked)
+    before = h.monitor.snapshot(time.time())
+    alerts_before = h.alerts()
+    h.monitor.close()
+    # The next daemon on the same boot starts from that snapshot.
+    again = make([Outcome("failed", "no")], settings=replace(SETTINGS, verify_interval=0.1),
+                 previous=before)
+    again.drive(0.3)
+    assert again.alerts() == alerts_before  # nothing re-alerted
+    restored = again.monitor.watched["svc"]
+    assert restored.parked and restored.state is ServiceState.DOWN
+    assert again.calls == []  # parked: not restarted before its re-probe time

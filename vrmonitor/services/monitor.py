@@ -64,6 +64,7 @@ class Watched:
     last_outcome: str = ""
     degraded_probes: int = 0
     pidfd: int | None = None
+    seen_up: bool = False  # since the daemon started (or in the state it carried on from)
 
     @property
     def name(self) -> str:
@@ -73,10 +74,14 @@ class Watched:
 class ServiceMonitor:
     def __init__(self, load_entries: Callable[[], tuple], settings, alerts, init, selector: selectors.BaseSelector,
                  wake: Callable[[], None], *, recover_job: Callable, probe: Callable | None = None,
-                 reminder_interval: float = 3600.0, rng: random.Random | None = None):
+                 reminder_interval: float = 3600.0, rng: random.Random | None = None,
+                 booting: Callable[[], bool] = lambda: False, previous: dict | None = None):
         """load_entries: () -> (entries, fingerprint) of monitor.conf; settings: [services];
         alerts: an AlertWriter; recover_job: (entry, init) -> Outcome, run in a worker thread;
-        probe: (entry) -> ProbeResult | None; reminder_interval: seconds, 0 for none."""
+        probe: (entry) -> ProbeResult | None; reminder_interval: seconds, 0 for none;
+        booting: () -> whether the router is still booting (start-up grace: a service not yet
+        seen up is neither alerted nor restarted); previous: the snapshot of the daemon that ran
+        before this one on the same boot, to carry on from without re-alerting."""
         self._load_entries = load_entries
         self._settings = settings
         self._reminder_interval = reminder_interval
@@ -93,6 +98,8 @@ class ServiceMonitor:
         self._fingerprint = None
         self.watched: dict[str, Watched] = {}
         self._next_verify = 0.0
+        self._booting = booting
+        self._previous = previous or {}
 
     # --- the loop's interface ---
 
@@ -154,6 +161,10 @@ class ServiceMonitor:
                 "restarts_last_hour": sum(1 for t in w.restarts if now_wall - t <= HOUR),
                 "restarted_at": w.restarted_at, "last_action": w.last_action,
                 "last_outcome": w.last_outcome,
+                # What a restarted daemon needs to carry on (restore()).
+                "restart_times": [t for t in w.restarts if now_wall - t <= HOUR],
+                "failed_attempts": w.failed_attempts, "down_alerted": w.down_alerted,
+                "seen_up": w.seen_up,
             }
         return services
 
@@ -192,6 +203,7 @@ class ServiceMonitor:
             elif w.down_alerted or was is ServiceState.DEGRADED:
                 self._alert("INFO", w.name, "The process detected as running")
         w.state, w.reason, w.identity = ServiceState.UP, reason, identity
+        w.seen_up = True
         w.failed_attempts, w.parked, w.blocked = 0, False, None
         w.next_attempt, w.down_alerted = None, False
         self._watch(w)
@@ -200,12 +212,16 @@ class ServiceMonitor:
         w.identity = None
         self._unwatch(w)
         if w.state is not ServiceState.DOWN:
-            w.state, w.since, w.reason = ServiceState.DOWN, time.time(), reason
+            w.state, w.since = ServiceState.DOWN, time.time()
+        w.reason = reason
+        if not w.down_alerted:
+            if not w.seen_up and self._booting():
+                w.reason = f"{reason} (router still booting: not alerted or restarted yet)"
+                return
             w.down_alerted, w.last_reminder = True, now
             self._alert("INFO", w.name, f"The process {w.name} is not running trying recover")
             w.next_attempt = now
             return
-        w.reason = reason
         if w.parked and w.next_attempt is None:
             # Parked: re-checked every verification, re-tried only after parked_reprobe.
             w.next_attempt = now + self._ladder.parked_reprobe
@@ -288,6 +304,27 @@ class ServiceMonitor:
         # Re-tried (config test first) at the parked interval: fixing the config brings it back.
         w.next_attempt = now + self._ladder.parked_reprobe
 
+    def _restored(self, entry) -> Watched:
+        """A new record, carrying on from the previous daemon's state for the same service."""
+        w = Watched(entry)
+        before = self._previous.pop(entry.section, None)
+        if not before or before.get("processname") != entry.processname:
+            return w
+        w.since = before.get("since") or w.since
+        w.restarts.extend(before.get("restart_times") or [])
+        w.restarted_at = before.get("restarted_at")
+        w.last_action, w.last_outcome = before.get("last_action", ""), before.get("last_outcome", "")
+        w.seen_up = bool(before.get("seen_up"))
+        if before.get("state") == "down" and before.get("down_alerted"):
+            # Already alerted: no second "trying recover"; the ladder (or parking) goes on.
+            w.state, w.down_alerted = ServiceState.DOWN, True
+            w.failed_attempts = int(before.get("failed_attempts") or 0)
+            w.parked, w.blocked = bool(before.get("parked")), before.get("blocked")
+            w.reason = before.get("reason", w.reason)
+            w.last_reminder = time.monotonic()
+            w.next_attempt = time.monotonic() + (self._ladder.parked_reprobe if w.parked else 0.0)
+        return w
+
     # --- plumbing ---
 
     def _alert(self, severity: str, name: str, message: str) -> None:
@@ -325,7 +362,7 @@ class ServiceMonitor:
         for section, entry in wanted.items():
             current = self.watched.get(section)
             if current is None:
-                self.watched[section] = Watched(entry)
+                self.watched[section] = self._restored(entry)
             elif current.entry != entry:
                 self._unwatch(current)
                 self.watched[section] = Watched(entry)
