@@ -1,0 +1,321 @@
+"""runDiagnostics through /opt/cloud/bin/diagnostics.py, read the way the management server reads it.
+
+Contract 4.2, 4.3 and scenarios A16-A18. Two kinds of tests:
+- with a stub tool: a sitecustomize.py on PYTHONPATH (inherited by the script and by its
+  `vrmonitor diag` child) puts stub ping, arping and traceroute modules in place. The stub
+  records the argv and family it was given and prints, fails, sleeps or dies as the test asks,
+  so the envelope, the defaults, the deadline and "nothing ran" are observed exactly;
+- with the real scapy tools, on loopback, or inside namespaces this test creates (netns.py).
+"""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from tests.integration.netns import ABSENT, HOST, ROUTER, ROUTER_MAC, topology
+from vrmonitor.cloudstack import diagnostics
+from vrmonitor.cloudstack.install import install
+from vrmonitor.diagnostics import validate
+from vrmonitor.paths import Paths
+
+SCRIPT = "opt/cloud/bin/diagnostics.py"
+PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def java_trim(text: str) -> str:
+    return text.strip("".join(chr(code) for code in range(33)))
+
+
+def ms_diagnostics(stdout: str, exit_status: int = 0) -> dict:
+    """DiagnosticsAnswer.getExecutionDetails (contract 4.3) on what the script printed.
+
+    The transport (contract 1): success = exit status 0, details = the stdout lines joined with
+    "\\n". Java's String.split drops trailing empty strings; fewer than 3 parts is an error.
+    """
+    details = "\n".join(stdout.splitlines())
+    if exit_status != 0 or not details:
+        return {"stdout": "", "stderr": details, "exitcode": "-1"}
+    parts = details.split("&&")
+    while parts and parts[-1] == "":
+        parts.pop()
+    if len(parts) < 3:
+        raise AssertionError(f"MS: Unsupported diagnostics command type supplied: {details!r}")
+    return {"stdout": java_trim(parts[0]), "stderr": java_trim(parts[1]),
+            "exitcode": java_trim(parts[2])}
+
+
+STUB = '''
+"""Test stub of vrmonitor's diagnostics tools (see test_diagnostics_entrypoints.py)."""
+import json, os, signal, sys, time, types
+
+
+def _make(tool):
+    def parse(argv, family=None):
+        from vrmonitor.errors import DiagnosticError
+        if "x" in argv:
+            raise DiagnosticError(f"{tool}: invalid argument: 'x'")
+        return argv
+
+    def main(argv, family=None, stdout=None, stderr=None):
+        parse(argv, family)
+        env = os.environ
+        if env.get("STUB_RECORD"):
+            with open(env["STUB_RECORD"], "a") as record:
+                record.write(json.dumps({"tool": tool, "argv": argv, "family": family}) + "\\n")
+        stdout.write(env.get("STUB_STDOUT", f"{tool} stub output") + "\\n")
+        if env.get("STUB_BYTES"):
+            stdout.write("y" * int(env["STUB_BYTES"]))
+        stderr.write(env.get("STUB_STDERR", ""))
+        stdout.flush()
+        time.sleep(float(env.get("STUB_SLEEP", "0")))
+        if env.get("STUB_SIGNAL"):
+            os.kill(os.getpid(), int(env["STUB_SIGNAL"]))
+        return int(env.get("STUB_CODE", "0"))
+
+    module = types.ModuleType(f"vrmonitor.diagnostics.{tool}")
+    module.parse, module.main = parse, main
+    return module
+
+
+for _tool in ("ping", "arping", "traceroute"):
+    sys.modules[f"vrmonitor.diagnostics.{_tool}"] = _make(_tool)
+'''
+
+
+@pytest.fixture
+def vm(tmp_path):
+    root = tmp_path / "vm"
+    (root / "root").mkdir(parents=True)
+    install(Paths(root))
+    return root
+
+
+@pytest.fixture
+def stub(tmp_path):
+    """Environment for a call with the stub tools; `record` lists what the stub was asked."""
+    folder = tmp_path / "stub"
+    folder.mkdir()
+    (folder / "sitecustomize.py").write_text(STUB)
+    record = tmp_path / "record.jsonl"
+
+    class Stub:
+        env = {"PATH": PATH, "PYTHONPATH": str(folder), "STUB_RECORD": str(record)}
+
+        @staticmethod
+        def calls() -> list[dict]:
+            if not record.exists():
+                return []
+            return [json.loads(line) for line in record.read_text().splitlines()]
+
+    return Stub
+
+
+def call(root: Path, *args: str, env: dict | None = None, timeout: float = 90):
+    """The script as sshd runs it: from /root, with a login PATH."""
+    return subprocess.run([str(root / SCRIPT), *args], capture_output=True, text=True,
+                          cwd=str(root / "root"), env=env or {"PATH": PATH}, timeout=timeout)
+
+
+def answer(done: subprocess.CompletedProcess) -> dict:
+    assert done.returncode == 0 and done.stderr == "", done
+    return ms_diagnostics(done.stdout, done.returncode)
+
+
+# --- the envelope and the defaults (A16), with the stub ------------------------------------------
+
+def test_a16_envelope_exactly_and_default_count(vm, stub):
+    done = call(vm, "ping", "127.0.0.1", env=stub.env)
+    assert done.stdout == "ping stub output&&\n&&\n0\n"
+    assert answer(done) == {"stdout": "ping stub output", "stderr": "", "exitcode": "0"}
+    assert stub.calls() == [{"tool": "ping", "argv": ["127.0.0.1", "-c", "4"], "family": 4}]
+
+
+@pytest.mark.parametrize("args,tool,argv,family", [
+    (["ping", "127.0.0.1", "-c", "1"], "ping", ["127.0.0.1", "-c", "1"], 4),
+    (["ping", "127.0.0.1", "-c5"], "ping", ["127.0.0.1", "-c5", "-c", "4"], 4),
+    (["PING6", "::1"], "ping", ["::1", "-c", "4"], 6),
+    (["arping", "198.18.1.1", "-I", "eth0"], "arping", ["198.18.1.1", "-I", "eth0", "-c", "4"], None),
+    (["traceroute", "127.0.0.1"], "traceroute", ["127.0.0.1", "-m", "20"], 4),
+    (["traceroute", "127.0.0.1", "-m", "10"], "traceroute", ["127.0.0.1", "-m", "10"], 4),
+    (["traceroute6", "::1", "-n"], "traceroute", ["::1", "-n", "-m", "20"], 6),
+])
+def test_a16_defaults_as_the_child_received_them(vm, stub, args, tool, argv, family):
+    assert answer(call(vm, *args, env=stub.env))["exitcode"] == "0"
+    assert stub.calls() == [{"tool": tool, "argv": argv, "family": family}]
+
+
+def test_the_tools_stderr_and_exit_code_are_reported(vm, stub):
+    env = dict(stub.env, STUB_STDOUT="  PING out  ", STUB_STDERR="ping: boom\n", STUB_CODE="2")
+    done = call(vm, "ping", "127.0.0.1", env=env)
+    assert done.stdout == "PING out&&\nping: boom&&\n2\n"
+    assert answer(done) == {"stdout": "PING out", "stderr": "ping: boom", "exitcode": "2"}
+
+
+@pytest.mark.parametrize("text", ["a && b", "&&&", "x&", "&&", "a&&&&b&", "&"])
+def test_an_ampersand_pair_never_reaches_the_ms_parser(vm, stub, text):
+    env = dict(stub.env, STUB_STDOUT=text, STUB_STDERR=text, STUB_CODE="1")
+    done = call(vm, "ping", "127.0.0.1", env=env)
+    parts = done.stdout.split("&&")
+    assert len(parts) == 3 and parts[2] == "\n1\n", done.stdout
+    result = answer(done)
+    assert result["exitcode"] == "1"
+    for part in ("stdout", "stderr"):
+        assert "&&" not in result[part]
+        assert result[part].replace(" ", "") == text.replace(" ", "")
+
+
+def test_the_deadline_stops_the_tool_and_says_so(vm, stub):
+    (vm / "etc/vrmonitor").mkdir(parents=True)
+    (vm / "etc/vrmonitor/vrmonitor.toml").write_text("[diagnostics]\ndeadline = 1.5\n")
+    env = dict(stub.env, STUB_STDOUT="PING 127.0.0.1 partial", STUB_SLEEP="30")
+    started = time.monotonic()
+    done = call(vm, "ping", "127.0.0.1", env=env)
+    assert time.monotonic() - started < 10
+    assert answer(done) == {
+        "stdout": "PING 127.0.0.1 partial",
+        "stderr": "diagnostics.py: ping did not finish within 1.5 s and was stopped",
+        "exitcode": "124"}
+
+
+def test_a_tool_killed_by_a_signal_reports_128_plus_the_signal(vm, stub):
+    done = call(vm, "traceroute", "127.0.0.1", env=dict(stub.env, STUB_SIGNAL="9"))
+    result = answer(done)
+    assert result["exitcode"] == "137"
+    assert result["stderr"] == "diagnostics.py: traceroute was killed by SIGKILL"
+
+
+def test_output_beyond_the_cap_is_cut_and_said(vm, stub):
+    done = call(vm, "ping", "127.0.0.1", env=dict(stub.env, STUB_BYTES=str(3 * 1024 * 1024)))
+    result = answer(done)
+    assert len(result["stdout"]) <= diagnostics.OUTPUT_CAP
+    assert result["stderr"] == f"diagnostics.py: the output of ping was cut at {diagnostics.OUTPUT_CAP} bytes"
+
+
+# --- refusals: nothing runs (A17 unknown type, A18, injection) ---------------------------------
+
+def refused(done: subprocess.CompletedProcess, stub) -> str:
+    result = answer(done)
+    assert result["stdout"] == "" and result["exitcode"] == "2", result
+    assert stub.calls() == []
+    return result["stderr"]
+
+
+def test_unknown_type_is_refused_in_the_envelope(vm, stub):
+    done = call(vm, "nslookup", "127.0.0.1", env=stub.env)
+    assert done.stdout == ("&&\ndiagnostics.py: unknown diagnostics type 'nslookup' (expected ping, "
+                           "ping6, arping, traceroute or traceroute6)&&\n2\n")
+    refused(done, stub)
+
+
+@pytest.mark.parametrize("args", [
+    [], ["ping"],
+    ["ping", "127.0.0.1; rm -rf /"], ["ping", "127.0.0.1", ";", "rm", "-rf", "/"],
+    ["ping", "127.0.0.1", "; rm -rf /"], ["ping", "$(touch /tmp/vrg-x)"],
+    ["ping", "127.0.0.1", "$(touch", "/tmp/vrg-x)"], ["ping", "127.0.0.1", "`touch /tmp/vrg-x`"],
+    ["ping", "127.0.0.1", "|", "id"], ["ping", "127.0.0.1|id"], ["ping", "127.0.0.1", "&"],
+    ["ping", "127.0.0.1", "-c", "1\n-f"], ["ping", "127.0.0.1\n-f"],
+    ["ping", "127.0.0.1", "-f"], ["ping", "127.0.0.1", "-f", "/etc/shadow"],
+    ["arping", "127.0.0.1", "-f", "/etc/shadow"], ["ping", "-f", "127.0.0.1"],
+    ["ping", "127.0.0.1", "-I", "eth0", "&"], ["ping", "127.0.0.1", "-I", "eth0", ";"],
+    ["ping", "127.0.0.1", "&2", ">"], ["ping", "127.0.0.1", ","], ["ping", "127.0.0.1", "'\\''"],
+    ["ping", "::1"], ["ping6", "127.0.0.1"],
+])
+def test_injection_and_bad_requests_are_refused_and_nothing_runs(vm, stub, args):
+    stderr = refused(call(vm, *args, env=stub.env), stub)
+    assert stderr.startswith("diagnostics.py: ") and "\n" not in stderr
+    assert not Path("/tmp/vrg-x").exists()
+
+
+def test_the_tools_own_parse_has_the_last_word(vm, stub):
+    assert refused(call(vm, "ping", "127.0.0.1", "-c", "x", env=stub.env), stub) == \
+        "ping: invalid argument: 'x'"
+
+
+def test_a17_missing_tool_module(vm, monkeypatch, capsys):
+    monkeypatch.setitem(validate.TOOLS, "ping",
+                        replace(validate.TOOLS["ping"], module="vrmonitor.diagnostics.nosuch"))
+    assert diagnostics.main(["ping", "127.0.0.1"], str(vm)) == 0
+    out = capsys.readouterr().out
+    assert out == ("Check your command type&&\nException occurred: No module named "
+                   "'vrmonitor.diagnostics.nosuch'&&\n1\n")
+    assert ms_diagnostics(out)["exitcode"] == "1"
+
+
+def test_a17_child_cannot_start(vm, monkeypatch, capsys):
+    monkeypatch.setattr(validate.Tool, "parse", lambda self, argv: None)
+    monkeypatch.setattr(sys, "executable", str(vm / "no-such-python"))
+    assert diagnostics.main(["ping", "127.0.0.1"], str(vm)) == 0
+    result = ms_diagnostics(capsys.readouterr().out)
+    assert result["stdout"] == "Check your command type" and result["exitcode"] == "1"
+    assert result["stderr"].startswith("Exception occurred: cannot run ")
+
+
+def test_the_child_does_not_take_modules_from_the_working_folder(vm, stub):
+    # Over SSH the working folder is /root: a vrmonitor/ there must not stand in for the package.
+    fake = vm / "root/vrmonitor"
+    fake.mkdir()
+    (fake / "__init__.py").write_text("raise SystemExit('impostor imported')\n")
+    (fake / "__main__.py").write_text("raise SystemExit('impostor imported')\n")
+    assert answer(call(vm, "ping", "127.0.0.1", env=stub.env))["exitcode"] == "0"
+
+
+# --- the real tools (scapy), on loopback and in namespaces --------------------------------------
+
+def test_a16_real_ping_on_loopback(vm):
+    result = answer(call(vm, "ping", "127.0.0.1"))
+    assert result["stdout"].startswith("PING 127.0.0.1 (127.0.0.1) 56(84) bytes of data.\n")
+    assert "4 packets transmitted, 4 received, 0% packet loss" in result["stdout"]
+    assert (result["stderr"], result["exitcode"]) == ("", "0")
+    result = answer(call(vm, "ping", "127.0.0.1", "-c", "1"))
+    assert "\n1 packets transmitted, 1 received, 0% packet loss" in result["stdout"]
+    assert result["exitcode"] == "0"
+
+
+def test_a16_real_traceroute_hops_default_and_given(vm):
+    result = answer(call(vm, "traceroute", "127.0.0.1", "-n"))
+    assert result["stdout"].startswith("traceroute to 127.0.0.1 (127.0.0.1), 20 hops max, ")
+    assert result["exitcode"] == "0"
+    result = answer(call(vm, "traceroute", "127.0.0.1", "-n", "-m", "10"))
+    assert result["stdout"].startswith("traceroute to 127.0.0.1 (127.0.0.1), 10 hops max, ")
+
+
+def test_a17_real_ping_to_an_absent_host_reports_non_zero(vm):
+    with topology("vrg") as topo:
+        done = topo.run_in_host([str(vm / SCRIPT), "ping", ABSENT, "-c", "1", "-W", "1"],
+                                cwd=str(vm / "root"), env={"PATH": PATH})
+    result = answer(done)
+    assert result["stdout"].startswith(f"PING {ABSENT} ({ABSENT}) 56(84) bytes of data.")
+    assert result["exitcode"] == "1"
+
+
+def test_a16_real_arping_in_a_namespace_with_the_default_count(vm):
+    with topology("vrg") as topo:
+        done = topo.run_in_host([str(vm / SCRIPT), "arping", ROUTER, "-I", "h0"],
+                                cwd=str(vm / "root"), env={"PATH": PATH})
+        refused_by_arping = topo.run_in_host([str(vm / SCRIPT), "arping", ROUTER, "-c", "x"],
+                                             cwd=str(vm / "root"), env={"PATH": PATH})
+    result = answer(done)
+    lines = result["stdout"].splitlines()
+    assert lines[0] == f"ARPING {ROUTER} from {HOST} h0"
+    assert lines[1].startswith(f"Unicast reply from {ROUTER} [{ROUTER_MAC.upper()}]  ")
+    assert lines[-2:] == ["Sent 4 probes (1 broadcast(s))", "Received 4 response(s)"]
+    assert (result["stderr"], result["exitcode"]) == ("", "0")
+    # arping's own parse() refuses the value, with its text and its exit status; nothing runs.
+    assert refused_by_arping.stdout == "&&\narping: invalid argument: 'x'&&\n1\n"
+
+
+def test_real_ping_stopped_by_the_deadline_keeps_what_it_printed(vm):
+    (vm / "etc/vrmonitor").mkdir(parents=True)
+    (vm / "etc/vrmonitor/vrmonitor.toml").write_text("[diagnostics]\ndeadline = 2\n")
+    result = answer(call(vm, "ping", "127.0.0.1", "-c", "30"))
+    assert result["stdout"].startswith("PING 127.0.0.1 (127.0.0.1) 56(84) bytes of data.\n")
+    assert "icmp_seq=1 " in result["stdout"]
+    assert result["stderr"].endswith("diagnostics.py: ping did not finish within 2 s and was stopped")
+    assert result["exitcode"] == "124"
