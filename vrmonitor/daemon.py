@@ -15,10 +15,12 @@ import time
 from dataclasses import dataclass
 from typing import TextIO
 
+from vrmonitor.alerts.store import AlertStore
 from vrmonitor.alerts.writer import AlertWriter, read_boot_id
 from vrmonitor.cloudstack.service_results import service_entries
 from vrmonitor.config.settings import load_settings
 from vrmonitor.errors import ConfigError
+from vrmonitor.export import prometheus
 from vrmonitor.health.run import HealthEngine
 from vrmonitor.health.scheduler import HealthScheduler
 from vrmonitor.paths import Paths
@@ -56,6 +58,7 @@ class Daemon:
         self._flags = _Flags()
         self._last_snapshot = None
         self._started = None  # set in run(): python-daemon forks between __init__ and run
+        self._loop_lag = 0.0  # the worst delay behind schedule since the last export
 
     def run(self) -> int:
         """Monitor until SIGTERM or SIGINT; return the exit code (0)."""
@@ -147,24 +150,36 @@ class Daemon:
         next_status = now if self.status_every and self.out is not None else float("inf")
         watchdog = self.notifier.watchdog_interval
         next_watchdog = now if watchdog else float("inf")
+        export = prometheus.enabled(self.settings.export.prometheus, self.paths)
+        next_export = now
+        clock_ref = (now, time.time())
         while not self._flags.stop:
             now = time.monotonic()
+            clock_ref = _check_clock(clock_ref, now)
             if self._flags.reload:
                 self._flags.reload = False
                 self._reload(monitor, health)
             monitor.tick(now)
             health.tick(now)
-            if self._publish(monitor):
+            changed = self._publish(monitor)
+            if changed:
                 self.notifier.status(monitor.summary())
+            if export and (changed or now >= next_export):
+                self._export()
+                next_export = now + prometheus.REFRESH
             if now >= next_status:
                 self._print_status(monitor)
                 next_status = now + self.status_every
             if now >= next_watchdog:
                 self.notifier.watchdog()
                 next_watchdog = now + watchdog
-            due = min(monitor.next_due(), health.next_due(), next_status, next_watchdog)
+            due = min(monitor.next_due(), health.next_due(), next_status, next_watchdog,
+                      next_export if export else float("inf"))
             timeout = max(0.0, due - time.monotonic())
-            for key, _ in selector.select(timeout):
+            events = selector.select(timeout)
+            if not events:  # woken by the schedule: how late is the loop?
+                self._loop_lag = max(self._loop_lag, time.monotonic() - due)
+            for key, _ in events:
                 if key.data is None:
                     _drain(wake_read)
                 else:
@@ -187,6 +202,28 @@ class Daemon:
             LOG.warning("reload: %s loaded", self.config_file)
         monitor.reload()
         health.reload()
+
+    def _export(self) -> None:
+        """The Prometheus textfile; a failure is logged, never fatal."""
+        try:
+            checks = json.loads((self.paths.state_dir / "health-history.json").read_bytes())
+        except (FileNotFoundError, ValueError):
+            checks = {}
+        run_times = {}
+        for kind in ("basic", "advanced"):
+            try:
+                run_times[kind] = self.paths.results_file(kind).stat().st_mtime
+            except FileNotFoundError:
+                pass
+        last = AlertStore(self.paths).last_record()
+        text = prometheus.render(self._last_snapshot or {}, checks if isinstance(checks, dict) else {},
+                                 run_times, last["seq"] if last else 0, self._loop_lag,
+                                 self._started or 0.0)
+        self._loop_lag = 0.0
+        try:
+            prometheus.write(self.paths, text)
+        except OSError as exc:
+            LOG.error("cannot write %s: %s", self.paths.prometheus_file, exc)
 
     def _publish(self, monitor: ServiceMonitor) -> bool:
         """The state file read by `vrmonitor status` and by basic health runs; written on change.
@@ -228,6 +265,20 @@ class Daemon:
         signal.set_wakeup_fd(previous.pop("wakeup"))
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+# A wall clock that moved this much more (or less) than the monotonic clock was stepped.
+CLOCK_STEP = 2.0
+
+
+def _check_clock(reference: tuple[float, float], now: float) -> tuple[float, float]:
+    """Log a step of the wall clock; schedules run on the monotonic clock and do not move."""
+    wall = time.time()
+    drift = (wall - reference[1]) - (now - reference[0])
+    if abs(drift) > CLOCK_STEP:
+        LOG.warning("the wall clock stepped by %+.1f s; schedules are unaffected (monotonic)", drift)
+        return now, wall
+    return reference if now - reference[0] < 3600 else (now, wall)
 
 
 def _wake(fd: int) -> None:

@@ -1,0 +1,54 @@
+"""Prometheus textfile export and clock-step detection."""
+
+import logging
+import time
+
+from vrmonitor.daemon import _check_clock
+from vrmonitor.export import prometheus
+from vrmonitor.paths import Paths
+
+
+def test_render_is_the_text_exposition_format():
+    services = {"dhcp": {"processname": "dnsmasq", "state": "down", "parked": True,
+                         "restarts_last_hour": 3}}
+    checks = {"dns_check.py": [{"time": 1700000000.5, "status": "fail", "duration_ms": 12.0}]}
+    text = prometheus.render(services, checks, {"basic": 1700000001.0}, 42, 0.003, 1690000000.0)
+    samples = [line for line in text.splitlines() if not line.startswith("#")]
+    assert samples == [
+        "vrmonitor_up 1",
+        "vrmonitor_start_time_seconds 1690000000.0",
+        'vrmonitor_service_up{service="dhcp",process="dnsmasq"} 0',
+        'vrmonitor_service_parked{service="dhcp",process="dnsmasq"} 1',
+        'vrmonitor_service_restarts_last_hour{service="dhcp",process="dnsmasq"} 3',
+        'vrmonitor_check_success{check="dns_check.py"} 0',
+        'vrmonitor_check_duration_seconds{check="dns_check.py"} 0.012',
+        'vrmonitor_check_last_run_timestamp_seconds{check="dns_check.py"} 1700000000.5',
+        'vrmonitor_health_run_timestamp_seconds{kind="basic"} 1700000001.0',
+        "vrmonitor_alerts_total 42",
+        "vrmonitor_loop_lag_seconds 0.003",
+    ]
+    assert "# TYPE vrmonitor_alerts_total counter" in text
+
+
+def test_label_values_are_escaped():
+    text = prometheus.render({'we"ird\\': {"processname": "a\nb", "state": "up"}}, {}, {}, 0, 0.0, 0.0)
+    assert 'vrmonitor_service_up{service="we\\"ird\\\\",process="a\\nb"} 1' in text
+
+
+def test_auto_writes_only_when_the_node_exporter_folder_exists(tmp_path):
+    paths = Paths(tmp_path)
+    assert not prometheus.enabled("auto", paths)
+    paths.prometheus_file.parent.mkdir(parents=True)
+    assert prometheus.enabled("auto", paths) and prometheus.enabled("on", Paths(tmp_path / "x"))
+    assert not prometheus.enabled("off", paths)
+
+
+def test_a_wall_clock_step_is_logged_and_a_steady_clock_is_not(caplog):
+    caplog.set_level(logging.WARNING)
+    now = time.monotonic()
+    steady = (now - 10, time.time() - 10)
+    assert _check_clock(steady, now) == steady and caplog.records == []
+    stepped = (now - 10, time.time() + 3600 - 10)  # the wall clock went back an hour since
+    fresh = _check_clock(stepped, now)
+    assert fresh[0] == now
+    assert "the wall clock stepped by -3600" in caplog.records[0].getMessage()
