@@ -116,21 +116,27 @@ def parse_config(lines: list[str]) -> HaproxyConfig:
         if not words:
             continue
         if words[0] in SECTION_KEYWORDS:
-            current = Section(words[0], " ".join(words[1:2]), defaults=defaults)
+            is_defaults = words[0] == "defaults"
+            current = Section(words[0], words[1] if len(words) > 1 else "",
+                              defaults=None if is_defaults else defaults)
             sections[current.title] = current
-            if current.keyword == "defaults":
-                current.defaults = None
+            if is_defaults:
                 defaults = current
         elif current is not None:
             current.settings.setdefault(words[0], []).append(" ".join(words[1:]))
     return HaproxyConfig(sections, defaults)
 
 
+def is_rule(record: dict[str, str]) -> bool:
+    """A load-balancing rule; records without sourceIp carry global settings."""
+    return bool(record.get("sourceIp"))
+
+
 def rule_problems(data: list[dict[str, str]]) -> list[str]:
     """Rule records (those with sourceIp) lacking a field the check needs."""
     problems = []
     for number, record in enumerate(data, 1):
-        if "sourceIp" not in record:
+        if not is_rule(record):
             continue
         lacking = [name for name in RULE_FIELDS if not record.get(name)]
         if lacking:
@@ -142,7 +148,7 @@ def rule_problems(data: list[dict[str, str]]) -> list[str]:
 def check(data: list[dict[str, str]], config: HaproxyConfig) -> tuple[str, bool]:
     problems = global_problems(data, config)
     for record in data:
-        if "sourceIp" in record:
+        if is_rule(record):
             problems += _rule(record, config)
     if problems:
         return "\n".join(problems), False
@@ -152,7 +158,7 @@ def check(data: list[dict[str, str]], config: HaproxyConfig) -> tuple[str, bool]
 def global_problems(data: list[dict[str, str]], config: HaproxyConfig) -> list[str]:
     settings = {}
     for record in data:
-        if "sourceIp" not in record:
+        if not is_rule(record):
             settings.update(record)
     maxconn = settings.get("global.maxconn") or (data[0].get("maxconn") if data else None)
     expected = [("global", "maxconn", maxconn),
