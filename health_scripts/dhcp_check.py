@@ -1,0 +1,9 @@
+#!/usr/bin/python3
+"""dhcp_check.py (advanced): every running VM present in /etc/dhcphosts.txt (contract 3.5)."""
+import os
+import sys
+
+from vrmonitor.cloudstack.entry import call
+
+sys.exit(call("vrmonitor.checks.dhcp", "dhcp_check.py", sys.argv[1:],
+              os.environ.get("VRMONITOR_ROOT", "/")))

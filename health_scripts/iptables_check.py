@@ -1,0 +1,9 @@
+#!/usr/bin/python3
+"""iptables_check.py (advanced): every port-forwarding rule in the nat table (contract 3.5)."""
+import os
+import sys
+
+from vrmonitor.cloudstack.entry import call
+
+sys.exit(call("vrmonitor.checks.iptables", "iptables_check.py", sys.argv[1:],
+              os.environ.get("VRMONITOR_ROOT", "/")))
