@@ -1,0 +1,91 @@
+"""filesystem_writable_check.py on really read-only mounts (contract 3.7, scenario A12).
+
+Each case runs the installed check in a private mount namespace (`unshare --mount`, private
+propagation), where a small Python helper makes <root>/root a read-only bind mount and/or
+mounts a read-only tmpfs on <root>/var/cache/cloud, then executes the check. Nothing is
+mounted outside that namespace. Needs root (CI runs as root): without it the tests fail.
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from vrmonitor.cli import main as cli_main
+
+pytestmark = pytest.mark.root
+
+ROOT_MESSAGE = ("Read-only file system : monitor results (/root) file system is mounted as "
+                "read-only\n")
+CACHE_MESSAGE = ("Read-only file system : config info (/var/cache/cloud) file system is mounted "
+                 "as read-only\n")
+
+# argv: check script, then what to make read-only ("root", "cache"), then the VM root.
+HELPER = """
+import os, subprocess, sys
+script, choices, root = sys.argv[1], sys.argv[2].split(","), sys.argv[3]
+
+def mount(*args):
+    subprocess.run(["mount", *args], check=True)
+
+if "root" in choices:
+    folder = os.path.join(root, "root")
+    mount("--bind", folder, folder)
+    mount("-o", "remount,bind,ro", folder)
+if "cache" in choices:
+    folder = os.path.join(root, "var/cache/cloud")
+    mount("-t", "tmpfs", "-o", "size=1m", "vrmonitor-test", folder)
+    mount("-o", "remount,ro", folder)
+os.chdir(os.path.join(root, "root"))
+os.execv(script, [script])
+"""
+
+
+def require_root() -> None:
+    if os.geteuid() != 0:
+        pytest.fail("the read-only file system tests mount file systems in a private mount "
+                    "namespace: they need root (CI runs them as root)", pytrace=False)
+
+
+@pytest.fixture
+def vm(tmp_path):
+    require_root()
+    root = tmp_path / "vm"
+    (root / "var/cache/cloud").mkdir(parents=True)
+    (root / "root").mkdir()
+    assert cli_main(["--root", str(root), "compat", "install"]) == 0
+    return root
+
+
+def check_with_read_only(root: Path, *choices: str) -> subprocess.CompletedProcess:
+    script = str(root / "opt/cloud/bin/filesystem_writable_check.py")
+    return subprocess.run(["unshare", "--mount", "--propagation", "private", sys.executable,
+                           "-c", HELPER, script, ",".join(choices), str(root)],
+                          capture_output=True, text=True, timeout=60,
+                          env={"PATH": "/usr/bin:/bin:/usr/sbin:/sbin"})
+
+
+@pytest.mark.parametrize("choices, status, message", [
+    ((), 0, "file system is writable\n"),
+    (("root",), 1, ROOT_MESSAGE),
+    (("cache",), 1, CACHE_MESSAGE),
+    (("root", "cache"), 1, ROOT_MESSAGE),  # /root is examined first
+])
+def test_a12_read_only_mounts(vm, choices, status, message):
+    done = check_with_read_only(vm, *choices)
+    assert (done.returncode, done.stdout, done.stderr) == (status, message, "")
+    # The mounts stayed in their namespace: here both folders are writable.
+    for folder in ("root", "var/cache/cloud"):
+        probe = vm / folder / "probe"
+        probe.write_text("x")
+        probe.unlink()
+    assert not os.path.ismount(vm / "var/cache/cloud")
+
+
+def test_a12_installed_check_outside_any_namespace(vm):
+    script = vm / "opt/cloud/bin/filesystem_writable_check.py"
+    done = subprocess.run([str(script)], capture_output=True, text=True, cwd=vm / "root",
+                          env={"PATH": "/usr/bin:/bin"}, timeout=60)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "file system is writable\n", "")
