@@ -35,6 +35,9 @@ def vm(tmp_path):
     (root / "etc/monitor.conf").write_text(
         f"[ssh]\nprocessname=sleep\nservicename=vrmonitor-test-none\npidfile={pidfile}\n")
     install(Paths(root))
+    # These tests are about the runner's contract: the built-in checks have tests of their own.
+    for builtin in (root / "root/health_checks").glob("*_check.py"):
+        builtin.unlink()
     yield root
     sleeper.kill()
     sleeper.wait()

@@ -16,6 +16,7 @@ import io
 import os
 import re
 import subprocess
+import time
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -271,6 +272,36 @@ def test_init_script_lsb_exit_codes_when_stopped(installed):
     assert run(["/etc/init.d/vrmonitor", "reload"]).returncode == 7  # not running
     unknown = run(["/etc/init.d/vrmonitor", "bogus"])
     assert unknown.returncode == 2 and "Usage:" in unknown.stderr
+
+
+def test_init_script_starts_reports_reloads_and_stops_the_daemon(installed):
+    if os.path.isdir("/run/systemd/system"):
+        pytest.skip("systemd runs here: the LSB init functions hand the script to systemctl")
+    script = "/etc/init.d/vrmonitor"
+    debug_log = Path("/var/log/monitor.log")
+    had_log = debug_log.exists()
+    try:
+        started = run([script, "start"])
+        assert started.returncode == 0, described(started)
+        pid = int(Path("/run/vrmonitor/vrmonitor.pid").read_text())
+        assert Path(f"/proc/{pid}").exists()
+        assert run([script, "status"]).returncode == 0
+        deadline = time.monotonic() + 20
+        while (status := run(["/usr/bin/vrmonitor", "status"])).returncode != 0:
+            assert time.monotonic() < deadline, described(status)
+            time.sleep(0.1)
+        assert f"daemon: running as PID {pid}" in status.stdout
+        assert run([script, "reload"]).returncode == 0
+        assert Path(f"/proc/{pid}").exists()  # SIGHUP reloads, it does not stop the daemon
+        stopped = run([script, "stop"])
+        assert stopped.returncode == 0, described(stopped)
+        assert not Path(f"/proc/{pid}").exists() and not Path("/run/vrmonitor/vrmonitor.pid").exists()
+        assert run([script, "status"]).returncode == 3
+        assert run(["/usr/bin/vrmonitor", "status"]).returncode == 3
+    finally:
+        run([script, "stop"])
+        if not had_log:
+            debug_log.unlink(missing_ok=True)
 
 
 def owned_by_other_packages(paths: list[str]) -> set[str]:
