@@ -9,10 +9,8 @@ Contract 4.2, 4.3 and scenarios A16-A18. Two kinds of tests:
 """
 
 import json
-import os
 import subprocess
 import sys
-import textwrap
 import time
 from dataclasses import replace
 from pathlib import Path

@@ -1,6 +1,5 @@
 """`vrmonitor run --foreground`: the demo's status lines, sd_notify readiness, clean stop."""
 
-import os
 import signal
 import socket
 import subprocess

@@ -2,10 +2,7 @@
 
 import gzip
 import json
-import os
 import subprocess
-import sys
-import time
 from datetime import datetime
 from pathlib import Path
 
@@ -17,7 +14,6 @@ from vrmonitor.alerts.store import AlertStore
 from vrmonitor.alerts.writer import AlertWriter
 from vrmonitor.cli import main
 from vrmonitor.cloudstack.alert_line import answer
-from vrmonitor.cloudstack.get_router_alerts import main as get_router_alerts
 from vrmonitor.cloudstack.install import install
 from vrmonitor.paths import Paths
 

@@ -5,10 +5,14 @@ other kind (or no argument) it prints nothing and exits 0, which the runner read
 applicable". It answers with one message on stdout and exit 0 (pass) or 1 (fail).
 """
 
+import ipaddress
+import math
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 from vrmonitor.cloudstack.health_data import load_health_data
+from vrmonitor.errors import CheckError, ConfigError
 from vrmonitor.paths import Paths
 
 PASS, FAIL = 0, 1
@@ -43,3 +47,46 @@ class CheckInputs:
 def unreadable(problems: list[str]) -> int:
     """Fail with the problems of an input file: the message is what the operator gets."""
     return answer("; ".join(problems), ok=False)
+
+
+def system_threshold(inputs: CheckInputs, key: str) -> float | None:
+    """The number under `key` in the first systemThresholds record; None when absent.
+
+    Raises ConfigError when health_checks_data.json is unreadable or the value is not a number
+    (the message names the key and the value found).
+    """
+    records = inputs.records("systemThresholds")
+    if not records or key not in records[0]:
+        return None
+    value = records[0][key]
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if math.isnan(number):
+        raise ConfigError("systemThresholds", [
+            f"Invalid {key} in health_checks_data systemThresholds: expected a number, "
+            f"found {value!r}"])
+    return number
+
+
+def same_ip(one: str, other: str) -> bool:
+    """Whether two address strings name the same IP (text compare when either is no IP)."""
+    try:
+        return ipaddress.ip_address(one) == ipaddress.ip_address(other)
+    except ValueError:
+        return one == other
+
+
+def read_lines(path: Path, vm_path: str, failure: str = "") -> list[str] | None:
+    """The lines of a contract file, None when it does not exist.
+
+    Raises CheckError (`<failure>: <reason>`, by default `Unable to read <vm_path>: <reason>`)
+    when it exists but cannot be read."""
+    try:
+        return path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise CheckError(f"{failure or f'Unable to read {vm_path}'}: {reason}") from exc

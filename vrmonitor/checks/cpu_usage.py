@@ -7,38 +7,16 @@ Here psutil samples the same counters (/proc/stat) over SAMPLE_INTERVAL seconds.
 above the threshold.
 """
 
-import math
 
 import psutil
 
-from vrmonitor.checks.context import CheckInputs, answer, applies, unreadable
+from vrmonitor.checks.context import CheckInputs, answer, applies, system_threshold, unreadable
 from vrmonitor.errors import ConfigError
 from vrmonitor.paths import Paths
 
 KIND = "basic"
 SAMPLE_INTERVAL = 0.5  # seconds between the two /proc/stat readings
 SAMPLER = f"psutil.cpu_times_percent(interval={SAMPLE_INTERVAL})"
-
-
-def system_threshold(inputs: CheckInputs, key: str) -> float | None:
-    """The number under `key` in the first systemThresholds record; None when absent.
-
-    Raises ConfigError when health_checks_data.json is unreadable or the value is not a number
-    (the message names the key and the value found).
-    """
-    records = inputs.records("systemThresholds")
-    if not records or key not in records[0]:
-        return None
-    value = records[0][key]
-    try:
-        number = float(value)
-    except ValueError:
-        number = math.nan
-    if math.isnan(number):
-        raise ConfigError("systemThresholds", [
-            f"Invalid {key} in health_checks_data systemThresholds: expected a number, "
-            f"found {value!r}"])
-    return number
 
 
 def cpu_usage(interval: float = SAMPLE_INTERVAL) -> float:

@@ -17,21 +17,18 @@ skipped and not counted (a record without the flag is checked, where the newest 
 crashed), and each missing VM is followed by what the file holds for its MAC, IP or name
 (issue #8177: the alert must say why).
 
-`virtual_machines` and `same_ip` are shared with the dns check.
 """
 
 import ipaddress
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
-from vrmonitor.checks.context import CheckInputs, answer, applies, unreadable
-from vrmonitor.cloudstack.health_data import CONTRACT_PATH as DATA_PATH
+from vrmonitor.checks.context import CheckInputs, answer, applies, read_lines, same_ip, unreadable
+from vrmonitor.checks.guests import KEY, RELATED_SHOWN, VirtualMachine, virtual_machines
 from vrmonitor.errors import CheckError, ConfigError
 from vrmonitor.paths import Paths
 
 KIND = "advanced"
-KEY = "virtualMachines"
 VM_PATH = "/etc/dhcphosts.txt"
 
 SKIP = "No VMs running data available, skipping"
@@ -40,57 +37,6 @@ FAILED = "Missing elements in dhcphosts.txt - "
 
 MAC = re.compile(r"^[0-9a-fA-F]{1,2}([:-][0-9a-fA-F]{1,2}){5}$")
 LEASE = re.compile(r"^(infinite|\d+[smhdw]?)$", re.IGNORECASE)
-RELATED_SHOWN = 3  # lines of the file quoted for one missing VM
-
-
-@dataclass(frozen=True)
-class VirtualMachine:
-    name: str
-    ip: str
-    mac: str = ""
-
-
-def virtual_machines(records: list[dict[str, str]], flag: str,
-                     required: tuple[str, ...]) -> tuple[list[VirtualMachine], list[str]]:
-    """The VMs to check, and the problems of malformed records (naming the data file).
-
-    Records whose `flag` field (dhcp or dns) is "false" are left out: the router does not serve
-    that network (issue #5536). `required` fields are among vmName, ip, macAddress.
-    """
-    vms, problems = [], []
-    for number, record in enumerate(records, 1):
-        if record.get(flag, "").lower() == "false":
-            continue
-        lacking = [name for name in required if not record.get(name)]
-        if lacking:
-            shown = ",".join(f"{key}={value}" for key, value in record.items())
-            problems.append(f"{DATA_PATH}: {KEY} record {number} ({shown}) has no "
-                            f"{' and no '.join(lacking)}")
-            continue
-        vms.append(VirtualMachine(record["vmName"], record["ip"], record.get("macAddress", "")))
-    return vms, problems
-
-
-def same_ip(one: str, other: str) -> bool:
-    """Whether two address strings name the same IP (text compare when either is no IP)."""
-    try:
-        return ipaddress.ip_address(one) == ipaddress.ip_address(other)
-    except ValueError:
-        return one == other
-
-
-def read_lines(path: Path, vm_path: str, failure: str = "") -> list[str] | None:
-    """The lines of a contract file, None when it does not exist.
-
-    Raises CheckError (`<failure>: <reason>`, by default `Unable to read <vm_path>: <reason>`)
-    when it exists but cannot be read."""
-    try:
-        return path.read_text(encoding="utf-8", errors="replace").splitlines()
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        reason = exc.strerror or str(exc)
-        raise CheckError(f"{failure or f'Unable to read {vm_path}'}: {reason}") from exc
 
 
 @dataclass(frozen=True)

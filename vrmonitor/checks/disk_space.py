@@ -10,8 +10,7 @@ much was expected, which the contract's message does not.
 
 import os
 
-from vrmonitor.checks.context import CheckInputs, answer, applies, unreadable
-from vrmonitor.checks.cpu_usage import system_threshold
+from vrmonitor.checks.context import CheckInputs, answer, applies, system_threshold, unreadable
 from vrmonitor.errors import ConfigError
 from vrmonitor.paths import Paths
 

@@ -24,8 +24,8 @@ or name (issue #8177), which tells a stale name after a rename from an entry nev
 from dataclasses import dataclass
 
 from vrmonitor.checks.context import CheckInputs, answer, applies, unreadable
-from vrmonitor.checks.dhcp import KEY, RELATED_SHOWN, VirtualMachine, read_lines, same_ip
-from vrmonitor.checks.dhcp import virtual_machines
+from vrmonitor.checks.context import read_lines, same_ip
+from vrmonitor.checks.guests import KEY, RELATED_SHOWN, VirtualMachine, virtual_machines
 from vrmonitor.errors import CheckError, ConfigError
 from vrmonitor.paths import Paths
 

@@ -32,7 +32,7 @@ listen section without server lines is reported (the reference passed it silentl
 from dataclasses import dataclass, field
 
 from vrmonitor.checks.context import CheckInputs, answer, applies, unreadable
-from vrmonitor.checks.dhcp import read_lines
+from vrmonitor.checks.context import read_lines
 from vrmonitor.cloudstack.health_data import CONTRACT_PATH as DATA_PATH
 from vrmonitor.cloudstack.records import format_port
 from vrmonitor.errors import CheckError, ConfigError

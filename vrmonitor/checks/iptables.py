@@ -25,7 +25,7 @@ import shutil
 from dataclasses import dataclass
 
 from vrmonitor.checks.context import CheckInputs, answer, applies, unreadable
-from vrmonitor.checks.dhcp import same_ip
+from vrmonitor.checks.context import same_ip
 from vrmonitor.cloudstack.health_data import CONTRACT_PATH as DATA_PATH
 from vrmonitor.cloudstack.records import format_port
 from vrmonitor.errors import CommandError, ConfigError

@@ -15,8 +15,7 @@ threshold.
 
 import psutil
 
-from vrmonitor.checks.context import CheckInputs, answer, applies, unreadable
-from vrmonitor.checks.cpu_usage import system_threshold
+from vrmonitor.checks.context import CheckInputs, answer, applies, system_threshold, unreadable
 from vrmonitor.errors import ConfigError
 from vrmonitor.paths import Paths
 

@@ -1,6 +1,5 @@
 """`vrmonitor health run`: run the health checks now, joining a run in progress."""
 
-import sys
 
 
 def add_arguments(parser):

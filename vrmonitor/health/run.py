@@ -18,7 +18,7 @@ from pathlib import Path
 
 from vrmonitor.cloudstack.health_results import (check_entries, failing_names, last_run, render,
                                                  write_results)
-from vrmonitor.cloudstack.service_results import service_entries, success_value
+from vrmonitor.cloudstack.service_results import success_value
 from vrmonitor.errors import VrMonitorError
 from vrmonitor.health.data import HealthDataSource
 from vrmonitor.health.discovery import discover
