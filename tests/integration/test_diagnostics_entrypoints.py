@@ -20,6 +20,14 @@ import pytest
 from tests.integration.netns import ABSENT, HOST, ROUTER, ROUTER_MAC, topology
 from vrmonitor.cloudstack import diagnostics
 from vrmonitor.cloudstack.install import install
+
+# TEMPORARY (lead): the scapy ping of issue 7 is being written; these three tests need it and run
+# as soon as vrmonitor/diagnostics/ping.py exists. Remove this guard when it lands.
+import importlib.util
+
+needs_ping = pytest.mark.skipif(importlib.util.find_spec("vrmonitor.diagnostics.ping") is None,
+                                reason="vrmonitor.diagnostics.ping has not landed yet")
+
 from vrmonitor.diagnostics import validate
 from vrmonitor.paths import Paths
 
@@ -266,6 +274,7 @@ def test_the_child_does_not_take_modules_from_the_working_folder(vm, stub):
 
 # --- the real tools (scapy), on loopback and in namespaces --------------------------------------
 
+@needs_ping
 def test_a16_real_ping_on_loopback(vm):
     result = answer(call(vm, "ping", "127.0.0.1"))
     assert result["stdout"].startswith("PING 127.0.0.1 (127.0.0.1) 56(84) bytes of data.\n")
@@ -284,6 +293,7 @@ def test_a16_real_traceroute_hops_default_and_given(vm):
     assert result["stdout"].startswith("traceroute to 127.0.0.1 (127.0.0.1), 10 hops max, ")
 
 
+@needs_ping
 def test_a17_real_ping_to_an_absent_host_reports_non_zero(vm):
     with topology("vrg") as topo:
         done = topo.run_in_host([str(vm / SCRIPT), "ping", ABSENT, "-c", "1", "-W", "1"],
@@ -309,6 +319,7 @@ def test_a16_real_arping_in_a_namespace_with_the_default_count(vm):
     assert refused_by_arping.stdout == "&&\narping: invalid argument: 'x'&&\n1\n"
 
 
+@needs_ping
 def test_real_ping_stopped_by_the_deadline_keeps_what_it_printed(vm):
     (vm / "etc/vrmonitor").mkdir(parents=True)
     (vm / "etc/vrmonitor/vrmonitor.toml").write_text("[diagnostics]\ndeadline = 2\n")
