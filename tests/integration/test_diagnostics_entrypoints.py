@@ -63,7 +63,7 @@ import json, os, signal, sys, time, types
 
 
 def _make(tool):
-    def parse(argv, family=None):
+    def parse(argv, family=None, **check_only):
         from vrmonitor.errors import DiagnosticError
         if "x" in argv:
             raise DiagnosticError(f"{tool}: invalid argument: 'x'")
@@ -231,7 +231,7 @@ def test_unknown_type_is_refused_in_the_envelope(vm, stub):
     ["arping", "127.0.0.1", "-f", "/etc/shadow"], ["ping", "-f", "127.0.0.1"],
     ["ping", "127.0.0.1", "-I", "eth0", "&"], ["ping", "127.0.0.1", "-I", "eth0", ";"],
     ["ping", "127.0.0.1", "&2", ">"], ["ping", "127.0.0.1", ","], ["ping", "127.0.0.1", "'\\''"],
-    ["ping", "::1"], ["ping6", "127.0.0.1"],
+    ["arping", "::1"], ["ping6", "127.0.0.1"], ["traceroute6", "127.0.0.1"],
 ])
 def test_injection_and_bad_requests_are_refused_and_nothing_runs(vm, stub, args):
     stderr = refused(call(vm, *args, env=stub.env), stub)
@@ -291,6 +291,27 @@ def test_a16_real_traceroute_hops_default_and_given(vm):
     assert result["exitcode"] == "0"
     result = answer(call(vm, "traceroute", "127.0.0.1", "-n", "-m", "10"))
     assert result["stdout"].startswith("traceroute to 127.0.0.1 (127.0.0.1), 10 hops max, ")
+
+
+@needs_ping
+def test_ipv6_variants_on_loopback(vm):
+    result = answer(call(vm, "ping6", "::1", "-c", "1"))
+    assert result["stdout"].startswith("PING ::1(::1) 56 data bytes\n")
+    assert "\n1 packets transmitted, 1 received, 0% packet loss" in result["stdout"]
+    assert result["exitcode"] == "0"
+    result = answer(call(vm, "traceroute6", "::1", "-n"))
+    assert result["stdout"].startswith("traceroute to ::1 (::1), 20 hops max, ")
+    assert result["exitcode"] == "0"
+
+
+@needs_ping
+def test_the_real_tools_refuse_bad_values_with_their_text_and_status(vm):
+    # Nothing ran: the parent's parse() refused (their texts are the tools' business).
+    result = answer(call(vm, "ping", "127.0.0.1", "-c", "0"))
+    assert (result["stdout"], result["exitcode"]) == ("", "1")
+    assert result["stderr"].startswith("ping: invalid argument: '0'")
+    result = answer(call(vm, "traceroute", "127.0.0.1", "-q", "0"))
+    assert (result["stdout"], result["exitcode"]) == ("", "2") and result["stderr"]
 
 
 @needs_ping

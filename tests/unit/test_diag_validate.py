@@ -11,7 +11,8 @@ import types
 import pytest
 
 from vrmonitor.cli import main
-from vrmonitor.diagnostics.validate import TOOLS, check_options, is_host_name, request, with_defaults
+from vrmonitor.diagnostics.validate import (TOOLS, check_options, exit_status, is_host_name, request,
+                                           with_defaults)
 from vrmonitor.errors import DiagnosticError
 
 # The MS's own rule for `params` (DiagnosticsServiceImpl), as Java reads it (\w is ASCII there).
@@ -94,7 +95,8 @@ def test_type_is_one_of_five_case_insensitively():
 
 
 @pytest.mark.parametrize("tool,address", [
-    ("ping", "127.0.0.1"), ("ping", "router-1.example.com"), ("ping", "localhost"),
+    ("ping", "127.0.0.1"), ("ping", "::1"), ("traceroute", "fd18:2::2"),
+    ("ping", "router-1.example.com"), ("ping", "localhost"),
     ("ping", "example.com."), ("ping6", "::1"), ("ping6", "fe80::1%eth0"), ("ping6", "ip6-localhost"),
     ("arping", "198.18.1.1"), ("traceroute", "a1.b2"), ("traceroute6", "fd18:2::2"),
 ])
@@ -103,10 +105,11 @@ def test_addresses_and_host_names_pass(tool, address):
 
 
 @pytest.mark.parametrize("tool,address,why", [
-    ("ping", "::1", "IPv6 address; use type ping6"),
-    ("traceroute", "fd18:2::2", "use type traceroute6"),
-    ("arping", "::1", "IPv6 address"),
-    ("ping6", "127.0.0.1", "IPv4 address; use type ping"),
+    ("arping", "::1", "arping: ::1 is an IPv6 address"),
+    ("ping6", "127.0.0.1", "ping6: 127.0.0.1 is an IPv4 address; use type ping"),
+    ("traceroute6", "198.18.2.2", "use type traceroute"),
+    ("arping", "a;b", "not an IPv4 address or a host name"),
+    ("ping", "a;b", "not an IP address or a host name"),
     ("ping", "-f", "refused"),
     ("ping", "127.1", "refused"),  # inet_aton shorthand
     ("ping", "0x7f.1", "refused"),
@@ -124,10 +127,22 @@ def test_addresses_and_host_names_pass(tool, address):
     ("ping", "127.0.0.1\n-f", "refused"),
     ("ping", "", "refused"),
     ("ping6", "fe80::1%eth0;id", "invalid scope"),
+    ("ping6", "a;b", "not an IPv6 address or a host name"),
 ])
 def test_bad_addresses_are_refused(tool, address, why):
     with pytest.raises(DiagnosticError, match=re.escape(why)):
         request([tool, address])
+
+
+def test_exit_status_of_a_tools_parse_error():
+    class WithStatus(DiagnosticError):
+        status = 1
+
+    class WithExitCode(DiagnosticError):
+        exit_code = 3
+
+    assert exit_status(WithStatus("x")) == 1 and exit_status(WithExitCode("x")) == 3
+    assert exit_status(DiagnosticError("x")) == 2
 
 
 def test_host_name_rules():

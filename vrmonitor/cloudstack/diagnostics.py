@@ -19,7 +19,7 @@ Decisions, where the reference is silent or unsafe:
   which the MS reports as exit code -1 with no word of why; the MS already refuses unknown
   types, so one reaching the VM is a version mismatch worth naming. Then the tool's own
   parse() reads the final arguments; what it refuses is reported with its own text and exit
-  status (2 unless the error carries a `status`, as arping's do), and again nothing runs.
+  status (2 unless the error carries one, as the three tools' errors do); again nothing runs.
 - A tool whose module cannot be loaded (or whose child cannot be started): stdout
   `Check your command type`, stderr `Exception occurred: <error>`, code 1, as the reference did
   when the binary was missing.
@@ -72,7 +72,7 @@ def diagnose(argv: list[str], paths: Paths) -> Outcome:
     try:
         request.tool.parse(request.argv)
     except DiagnosticError as exc:  # the tool's own error text and, if it says, exit status
-        return Outcome("", str(exc), getattr(exc, "status", EXIT_REFUSED))
+        return Outcome("", str(exc), validate.exit_status(exc, EXIT_REFUSED))
     except Exception as exc:  # the tool's module is missing or broken: nothing can run
         return not_started(exc)
     deadline = _deadline(paths)

@@ -1,9 +1,9 @@
 """`vrmonitor diag`: ping, arping and traceroute done with scapy, printed like the Debian tools.
 
 The options are the tool's own, before or after the address; the exit status is the tool's
-(a usage error the tool raises instead of printing exits with its `status`, else 2). The
-tool's module, and with it scapy, is imported only here, when the command runs: never at
-start-up.
+(a usage error the tool raises instead of printing exits with the status it carries, else
+2). The tool's module, and with it scapy, is imported only here, when the command runs:
+never at start-up.
 """
 
 import argparse
@@ -20,7 +20,7 @@ def add_arguments(parser):
 
 
 def run(args, context) -> int:
-    from vrmonitor.diagnostics.validate import TOOLS as IMPLEMENTATIONS
+    from vrmonitor.diagnostics.validate import TOOLS as IMPLEMENTATIONS, exit_status
     from vrmonitor.errors import DiagnosticError
 
     tool = IMPLEMENTATIONS[args.tool]
@@ -29,4 +29,4 @@ def run(args, context) -> int:
     except DiagnosticError as exc:
         # The tool's own text (`ping: invalid argument: 'x'`) and status, as the Debian tool's.
         print(exc, file=sys.stderr)
-        return getattr(exc, "status", EXIT_USAGE)
+        return exit_status(exc, EXIT_USAGE)

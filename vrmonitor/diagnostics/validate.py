@@ -5,10 +5,11 @@ The management server checks the diagnostics type and the optional parameters
 everything is checked again here, before anything runs:
 
 - TYPE: one of TOOLS, case-insensitive (the MS lower-cases it).
-- ADDRESS (the first argument after TYPE): an IP address of the tool's family (IPv4 for ping,
-  arping and traceroute; IPv6, with an optional %scope, for ping6 and traceroute6) or a host
-  name made of RFC 1123 labels whose last label is not all digits (so `127.1` or `0x7f.1`,
-  which inet_aton would read as addresses, are refused too).
+- ADDRESS (the first argument after TYPE): an IP address the tool takes, as the Debian tools
+  do: either family for ping and traceroute (they pick the family from the address; `-4` and
+  `-6` decide for names), IPv6 only (with an optional %scope) for ping6 and traceroute6, IPv4
+  only for arping; or a host name made of RFC 1123 labels whose last label is not all digits
+  (so `127.1` or `0x7f.1`, which inet_aton would read as addresses, are refused too).
 - every other argument: only ASCII letters, digits, `_`, `-` and `.` (the MS's rule without the
   whitespace: the shell has already split on it, so whitespace inside an argument means it was
   smuggled in quoted), and together an option list of the tool's documented options
@@ -42,24 +43,23 @@ class Tool:
     name: str
     module: str  # has parse(argv[, family]) and main(argv[, family], stdout, stderr)
     family: int | None  # passed to parse() and main(); None: the module takes no family
+    address_families: tuple[int, ...]  # IP versions of the address literals it takes
     default: tuple[str, str]  # added when no argument is exactly default[0]
     flags: str  # documented options without a value
     valued: str  # documented options that take a value
     packet_length: bool = False  # a numeric second operand is allowed (traceroute)
-
-    @property
-    def address_family(self) -> int:
-        return self.family or 4
+    check_only: tuple[tuple[str, object], ...] = ()  # parse() keywords for a check (no DNS)
 
     def load(self):
         """The implementing module (ImportError when it is missing or broken)."""
         return importlib.import_module(self.module)
 
     def parse(self, argv: Sequence[str]):
-        """The tool's own parse() of `argv`; DiagnosticError with its message when it refuses."""
+        """The tool's own parse() of `argv`, as a check that looks nothing up;
+        DiagnosticError with the tool's message (and often its exit status) when it refuses."""
         if self.family is None:
-            return self.load().parse(list(argv))
-        return self.load().parse(list(argv), family=self.family)
+            return self.load().parse(list(argv), **dict(self.check_only))
+        return self.load().parse(list(argv), family=self.family, **dict(self.check_only))
 
     def main(self, argv: Sequence[str], stdout, stderr) -> int:
         if self.family is None:
@@ -67,18 +67,17 @@ class Tool:
         return self.load().main(list(argv), family=self.family, stdout=stdout, stderr=stderr)
 
 
-_PING = dict(default=("-c", "4"), flags="nqD", valued="ciWwsIt")
-_TRACEROUTE = dict(default=("-m", "20"), flags="ITn", valued="mqNwisf", packet_length=True)
+_PING = dict(module="vrmonitor.diagnostics.ping", default=("-c", "4"), valued="ciWwsIt")
+_TRACEROUTE = dict(module="vrmonitor.diagnostics.traceroute", default=("-m", "20"),
+                   valued="mqNwisf", packet_length=True, check_only=(("resolve", False),))
 
 TOOLS = {tool.name: tool for tool in (
-    Tool("ping", "vrmonitor.diagnostics.ping", 4, **dict(_PING, flags=_PING["flags"] + "4")),
-    Tool("ping6", "vrmonitor.diagnostics.ping", 6, **dict(_PING, flags=_PING["flags"] + "6")),
-    Tool("arping", "vrmonitor.diagnostics.arping", None, default=("-c", "4"), flags="fDUAbq",
-         valued="Icwsi"),
-    Tool("traceroute", "vrmonitor.diagnostics.traceroute", 4,
-         **dict(_TRACEROUTE, flags=_TRACEROUTE["flags"] + "4")),
-    Tool("traceroute6", "vrmonitor.diagnostics.traceroute", 6,
-         **dict(_TRACEROUTE, flags=_TRACEROUTE["flags"] + "6")),
+    Tool("ping", family=4, address_families=(4, 6), flags="nqD46", **_PING),
+    Tool("ping6", family=6, address_families=(6,), flags="nqD6", **_PING),
+    Tool("arping", "vrmonitor.diagnostics.arping", None, (4,), default=("-c", "4"),
+         flags="fDUAbq", valued="Icwsi"),
+    Tool("traceroute", family=4, address_families=(4, 6), flags="ITn46", **_TRACEROUTE),
+    Tool("traceroute6", family=6, address_families=(6,), flags="ITn6", **_TRACEROUTE),
 )}
 TYPES_TEXT = "ping, ping6, arping, traceroute or traceroute6"
 
@@ -115,6 +114,16 @@ def request(args: Sequence[str]) -> Request:
     return Request(tool, tuple(final))
 
 
+def exit_status(error: DiagnosticError, default: int = 2) -> int:
+    """The exit status a tool's parse error carries (arping and traceroute: `status`, ping:
+    `exit_code`), else `default`."""
+    for name in ("status", "exit_code"):
+        value = getattr(error, name, None)
+        if isinstance(value, int):
+            return value
+    return default
+
+
 def with_defaults(tool: Tool, argv: list[str]) -> list[str]:
     """The reference's defaults: `-c 4` / `-m 20` appended unless an argument is exactly the option."""
     option, value = tool.default
@@ -128,9 +137,8 @@ def check_address(tool: Tool, address: str) -> None:
     except ValueError:
         ip = None
     if ip is not None:
-        if ip.version != tool.address_family:
-            other = {"ping": "ping6", "traceroute": "traceroute6", "ping6": "ping",
-                     "traceroute6": "traceroute"}.get(tool.name)
+        if ip.version not in tool.address_families:
+            other = {"ping6": "ping", "traceroute6": "traceroute"}.get(tool.name)
             hint = f"; use type {other}" if other else ""
             raise DiagnosticError(f"{tool.name}: {address} is an IPv{ip.version} address{hint}")
         if ip.version == 6 and ip.scope_id is not None and not SCOPE.fullmatch(ip.scope_id):
@@ -138,7 +146,8 @@ def check_address(tool: Tool, address: str) -> None:
         return
     if is_host_name(address):
         return
-    kind = "an IPv6 address" if tool.address_family == 6 else "an IPv4 address"
+    kind = ("an IP address" if len(tool.address_families) > 1
+            else f"an IPv{tool.address_families[0]} address")
     raise DiagnosticError(f"{tool.name}: address {address!r} is refused: not {kind} or a host name")
 
 
