@@ -68,8 +68,9 @@ UINT_MASK = 0xFFFFFFFF
 
 IP_HEADER = {socket.AF_INET: 20, socket.AF_INET6: 40}
 # Linux values the socket module does not always name.
-IP_MTU_DISCOVER, IP_PMTUDISC_DONT, IP_PMTUDISC_PROBE, IP_MTU = 10, 0, 3, 14
+IP_MTU_DISCOVER, IP_PMTUDISC_DONT, IP_PMTUDISC_PROBE, IP_MTU, IP_RECVERR = 10, 0, 3, 14, 11
 IPV6_MTU_DISCOVER, IPV6_PMTUDISC_DONT, IPV6_PMTUDISC_PROBE, IPV6_MTU = 23, 0, 3, 24
+IPV6_RECVERR = 25
 IPV6_CHECKSUM = 7
 SO_MARK = 36
 SOL_RAW, ICMP_FILTER = 255, 1
@@ -345,7 +346,7 @@ def _find_long(name: str, one_dash: bool) -> tuple[_Option | None, str | None]:
         if not option.long or option.one_dash != one_dash:
             continue
         common = 0
-        while common < len(name) and common < len(option.long) and name[common] == option.long[common]:
+        while common < min(len(name), len(option.long)) and name[common] == option.long[common]:
             common += 1
         rest = name[common:]
         if rest == "" or (rest.startswith("=") and option.arg):
@@ -455,6 +456,8 @@ class _Parser:
             if option is None:
                 raise _bad_option(arg, letter, index)
             value = None
+            if option.action == "unsupported":
+                self._apply(option, None, short=True, index=index)
             if option.arg:
                 if position + 1 == len(arg):
                     if index + 1 >= len(self.argv):
@@ -804,18 +807,36 @@ class Sender:
             return (self.options.address, port)
         return (self.options.address, port, 0, 0)
 
-    def local_mtu(self) -> int:
-        """The MTU the kernel gives the route to the destination (for a local `!F-<mtu>`)."""
-        kind = socket.SOCK_DGRAM
-        with socket.socket(self.family, kind) as probe:
+    def local_mtu(self, size: int) -> int:
+        """The MTU in the kernel's own local error for a `size`-byte datagram that does not
+        fit (what traceroute reads from its error queue as `!F-<mtu>`): the same datagram
+        is offered once more on a throw-away socket with IP_RECVERR, and the report read."""
+        v4 = self.family == socket.AF_INET
+        level = socket.IPPROTO_IP if v4 else socket.IPPROTO_IPV6
+        recverr = IP_RECVERR if v4 else IPV6_RECVERR
+        with socket.socket(self.family, socket.SOCK_DGRAM) as probe:
             try:
                 if self.options.device is not None:
                     probe.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE,
                                      self.options.device.encode() + b"\0")
+                if v4:
+                    probe.setsockopt(level, IP_MTU_DISCOVER, IP_PMTUDISC_PROBE)
+                else:
+                    probe.setsockopt(level, IPV6_MTU_DISCOVER, IPV6_PMTUDISC_PROBE)
+                probe.setsockopt(level, recverr, 1)
                 probe.connect(self.destination(DEF_START_PORT))
-                if self.family == socket.AF_INET:
-                    return probe.getsockopt(socket.IPPROTO_IP, IP_MTU)
-                return probe.getsockopt(socket.IPPROTO_IPV6, IPV6_MTU)
+                try:
+                    probe.send(bytes(max(0, size - IP_HEADER[self.family] - 8)))
+                except OSError as exc:
+                    if exc.errno != errno.EMSGSIZE:
+                        raise
+                _, ancillary, _, _ = probe.recvmsg(1, 512,
+                                                   socket.MSG_ERRQUEUE | socket.MSG_DONTWAIT)
+                for cmsg_level, cmsg_type, value in ancillary:
+                    if cmsg_level == level and cmsg_type == recverr and len(value) >= 16:
+                        # struct sock_extended_err: errno, origin, type, code, pad, info, data
+                        return struct.unpack_from("=IBBBBII", value)[5]
+                return probe.getsockopt(level, IP_MTU if v4 else IPV6_MTU)
             except OSError:
                 return 0
 
@@ -835,7 +856,7 @@ class Sender:
             if exc.errno == errno.EMSGSIZE:
                 # The kernel's local error report: no address, the route's MTU.
                 probe.recv_time = time.monotonic()
-                probe.err_str = f"!F-{self.local_mtu()}"
+                probe.err_str = f"!F-{self.local_mtu(IP_HEADER[self.family] + len(payload))}"
                 probe.final = probe.done = True
                 return True
             raise SystemCallError("send", exc) from exc
@@ -983,7 +1004,8 @@ class TcpSender(Sender):
     def matches(self, quoted_proto: int, layer) -> int | None:
         if quoted_proto != socket.IPPROTO_TCP or layer is None:
             return None
-        if getattr(layer, "sport", None) != self.local_port or getattr(layer, "dport", None) != self.port:
+        if (getattr(layer, "sport", None), getattr(layer, "dport", None)) != \
+                (self.local_port, self.port):
             return None
         return getattr(layer, "seq", 0) or 0x100000000
 
@@ -1017,6 +1039,13 @@ class Receiver:
         self.family = sender.family
         self.inet, self.inet6 = sender.inet, sender.inet6
         self.sockets: list[socket.socket] = []
+        try:
+            self._open(isinstance(sender, TcpSender))
+        except OSError:
+            self.close()
+            raise
+
+    def _open(self, tcp_answers: bool) -> None:
         v4 = self.family == socket.AF_INET
         icmp = socket.socket(self.family, socket.SOCK_RAW,
                              socket.IPPROTO_ICMP if v4 else socket.IPPROTO_ICMPV6)
@@ -1036,11 +1065,11 @@ class Receiver:
                 words[kind >> 5] &= ~(1 << (kind & 31))
             icmp.setsockopt(socket.IPPROTO_ICMPV6, ICMPV6_FILTER, struct.pack("=8I", *words))
             icmp.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RECVHOPLIMIT, 1)
-        if isinstance(sender, TcpSender):
+        if tcp_answers:
             tcp = socket.socket(self.family, socket.SOCK_RAW, socket.IPPROTO_TCP)
+            self.sockets.append(tcp)
             if not v4:
                 tcp.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RECVHOPLIMIT, 1)
-            self.sockets.append(tcp)
         # Not bound to -i's device: a local error (an absent neighbour) arrives through lo.
         for sock in self.sockets:
             sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
@@ -1112,8 +1141,9 @@ class Receiver:
         seq = self.sender.matches(quoted.proto, quoted.payload or None)
         if seq is None:
             return None
-        raw = bytes(icmp)
-        info = struct.unpack_from("!H", raw, 6)[0] if icmp.type == ICMP_DEST_UNREACH and icmp.code == 4 else 0
+        info = 0
+        if icmp.type == ICMP_DEST_UNREACH and icmp.code == 4:  # the next hop's MTU
+            info = struct.unpack_from("!H", bytes(icmp), 6)[0]
         return Answer(seq, packet.src, received, packet.ttl, icmp.type, icmp.code, info)
 
     def _answer6(self, sock, data: bytes, source, received: float, hop_limit: int) -> Answer | None:
