@@ -75,6 +75,9 @@ def _make(tool):
         if env.get("STUB_RECORD"):
             with open(env["STUB_RECORD"], "a") as record:
                 record.write(json.dumps({"tool": tool, "argv": argv, "family": family}) + "\\n")
+        if env.get("STUB_WHERE"):
+            with open(env["STUB_WHERE"], "w") as where:
+                json.dump({"cwd": os.getcwd(), "path": sys.path}, where)
         stdout.write(env.get("STUB_STDOUT", f"{tool} stub output") + "\\n")
         if env.get("STUB_BYTES"):
             stdout.write("y" * int(env["STUB_BYTES"]))
@@ -190,6 +193,15 @@ def test_the_deadline_stops_the_tool_and_says_so(vm, stub):
         "exitcode": "124"}
 
 
+def test_an_invalid_vrmonitor_toml_stays_out_of_the_envelope(vm, stub):
+    (vm / "etc/vrmonitor").mkdir(parents=True)
+    (vm / "etc/vrmonitor/vrmonitor.toml").write_text("[diagnostics]\ndeadline = 90\n")
+    done = call(vm, "ping", "127.0.0.1", env=stub.env)
+    assert (done.returncode, done.stdout) == (0, "ping stub output&&\n&&\n0\n")
+    assert "deadline" in done.stderr
+    assert done.stderr.endswith("diagnostics.py: using default settings\n")
+
+
 def test_a_tool_killed_by_a_signal_reports_128_plus_the_signal(vm, stub):
     done = call(vm, "traceroute", "127.0.0.1", env=dict(stub.env, STUB_SIGNAL="9"))
     result = answer(done)
@@ -263,13 +275,19 @@ def test_a17_child_cannot_start(vm, monkeypatch, capsys):
     assert result["stderr"].startswith("Exception occurred: cannot run ")
 
 
-def test_the_child_does_not_take_modules_from_the_working_folder(vm, stub):
+def test_the_child_does_not_take_modules_from_the_working_folder(vm, stub, tmp_path):
     # Over SSH the working folder is /root: a vrmonitor/ there must not stand in for the package.
     fake = vm / "root/vrmonitor"
     fake.mkdir()
     (fake / "__init__.py").write_text("raise SystemExit('impostor imported')\n")
     (fake / "__main__.py").write_text("raise SystemExit('impostor imported')\n")
-    assert answer(call(vm, "ping", "127.0.0.1", env=stub.env))["exitcode"] == "0"
+    where = tmp_path / "where.json"
+    result = answer(call(vm, "ping", "127.0.0.1", env=dict(stub.env, STUB_WHERE=str(where))))
+    assert result["exitcode"] == "0"
+    seen = json.loads(where.read_text())
+    # The child starts in / and, with -P, nothing but this package's folder leads its path.
+    assert seen["cwd"] == "/"
+    assert seen["path"][0] == diagnostics.PACKAGE_PARENT and "" not in seen["path"]
 
 
 # --- the real tools (scapy), on loopback and in namespaces --------------------------------------

@@ -235,7 +235,7 @@ def test_five_calls_within_one_second_make_five_zips(vm):
 
 def test_names_taken_within_one_second_get_a_suffix(vm):
     now = time.mktime((2024, 5, 1, 10, 0, 0, 0, 0, -1))
-    names = [collect(Paths(vm), ["/etc/hosts"], now=now).path.name for _ in range(5)]
+    names = [collect(Paths(vm), ["/etc/hosts"], now=now).name for _ in range(5)]
     assert names == ["diagnostics_files_20240501-100000.zip"] + [
         f"diagnostics_files_20240501-100000-{n}.zip" for n in range(1, 5)]
 
@@ -257,6 +257,15 @@ def test_the_zip_stays_within_zip_max_bytes(vm):
         "/var/log/a.bin", "/var/log/c.log", "/var/log/d.bin", "ipaddr.log",
         f"Note: /var/log/b.bin left out (200000 bytes): it would make the zip larger than "
         f"{limit} bytes"]
+
+
+def test_an_invalid_vrmonitor_toml_is_said_on_stderr_and_the_defaults_apply(vm):
+    settings(vm, "[diagnostics]\nzip_max_bytes = -1\n")
+    done = call(vm, COLLECT, "/etc/hosts")
+    assert done.returncode == 0 and ZIP_NAME.fullmatch(Path(done.stdout.strip()).name)
+    assert done.stdout.count("\n") == 1
+    assert "zip_max_bytes" in done.stderr
+    assert done.stderr.endswith("get_diagnostics_files.py: using default settings\n")
 
 
 def test_a_zip_that_cannot_be_written_is_an_error_on_stderr(vm):

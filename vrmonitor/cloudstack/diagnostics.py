@@ -75,7 +75,7 @@ def diagnose(argv: list[str], paths: Paths) -> Outcome:
         return Outcome("", str(exc), validate.exit_status(exc, EXIT_REFUSED))
     except Exception as exc:  # the tool's module is missing or broken: nothing can run
         return not_started(exc)
-    deadline = _deadline(paths)
+    deadline = settings_for(paths, NAME).deadline
     try:
         done = _run_child(request, paths, deadline)
     except CommandError as exc:
@@ -142,18 +142,20 @@ def _run_child(request, paths: Paths, deadline: float):
                env=child_env())
 
 
-def _deadline(paths: Paths) -> float:
-    """[diagnostics] deadline; an invalid vrmonitor.toml is said on our stderr, not the MS's."""
+def settings_for(paths: Paths, name: str):
+    """[diagnostics] of vrmonitor.toml for the entry point `name`; when the file is invalid,
+    its problems go to the script's own stderr (never into what the MS parses) and the
+    defaults apply."""
     from vrmonitor.config.settings import DiagnosticsSettings, load_settings
     from vrmonitor.errors import ConfigError
 
     try:
-        return load_settings(paths.config_file).diagnostics.deadline
+        return load_settings(paths.config_file).diagnostics
     except ConfigError as exc:
         for problem in exc.problems:
-            print(f"{NAME}: {problem}", file=sys.stderr)
-        print(f"{NAME}: using default settings", file=sys.stderr)
-        return DiagnosticsSettings().deadline
+            print(f"{name}: {problem}", file=sys.stderr)
+        print(f"{name}: using default settings", file=sys.stderr)
+        return DiagnosticsSettings()
 
 
 def _signal_name(number: int) -> str:

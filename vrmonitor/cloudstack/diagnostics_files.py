@@ -15,30 +15,17 @@ NAME = "get_diagnostics_files.py"
 
 
 def main(argv: list[str], root: str) -> int:
+    from vrmonitor.cloudstack.diagnostics import settings_for
     from vrmonitor.diagnostics.collect import collect
 
     paths = Paths.from_option(root)
-    settings = _settings(paths)
+    settings = settings_for(paths, NAME)
     try:
-        collection = collect(paths, argv, command_timeout=settings.command_timeout,
+        path = collect(paths, argv, command_timeout=settings.command_timeout,
                              zip_max_bytes=settings.zip_max_bytes)
     except OSError as exc:
         print(f"{NAME}: cannot write the diagnostics zip: {exc.strerror or exc}"
               f"{f' ({exc.filename})' if exc.filename else ''}", file=sys.stderr)
         return 1
-    sys.stdout.write(f"{collection.path}\n")
+    sys.stdout.write(f"{path}\n")
     return 0
-
-
-def _settings(paths: Paths):
-    """[diagnostics]; an invalid vrmonitor.toml is said on stderr and the defaults apply."""
-    from vrmonitor.config.settings import DiagnosticsSettings, load_settings
-    from vrmonitor.errors import ConfigError
-
-    try:
-        return load_settings(paths.config_file).diagnostics
-    except ConfigError as exc:
-        for problem in exc.problems:
-            print(f"{NAME}: {problem}", file=sys.stderr)
-        print(f"{NAME}: using default settings", file=sys.stderr)
-        return DiagnosticsSettings()

@@ -42,7 +42,6 @@ import time
 import zipfile
 import zlib
 from collections import deque
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
@@ -74,15 +73,6 @@ ARCHIVE_OVERHEAD = 512  # end of central directory (zip64 records included) and 
 EPOCH_1980 = (1980, 1, 1, 0, 0, 0)
 
 
-@dataclass
-class Collection:
-    """What went into a zip: its path and the fileinfo.txt text, for callers and tests."""
-
-    path: Path
-    members: list[str] = field(default_factory=list)
-    fileinfo: str = ""
-
-
 class NotAdded(Exception):
     """A path that cannot be added; the message says why (for a Note line)."""
 
@@ -92,8 +82,8 @@ class _ReadError(Exception):
 
 
 def collect(paths: Paths, items: Sequence[str], command_timeout: float = 60.0,
-            zip_max_bytes: int = 104857600, now: float | None = None) -> Collection:
-    """Build the diagnostics zip for `items`; return where it is and what it holds.
+            zip_max_bytes: int = 104857600, now: float | None = None) -> Path:
+    """Build the diagnostics zip for `items`; return where it is.
 
     Raises OSError when the zip itself cannot be created or written (then no zip is left).
     """
@@ -106,13 +96,13 @@ def collect(paths: Paths, items: Sequence[str], command_timeout: float = 60.0,
             builder = _Builder(handle, zip_max_bytes, _reserve(cleaned))
             for item in cleaned:
                 _add_item(builder, paths, item, command_timeout, zip_max_bytes)
-            fileinfo = builder.finish()
+            builder.finish()
             handle.flush()
             os.fsync(handle.fileno())
     except BaseException:
         target.unlink(missing_ok=True)
         raise
-    return Collection(target, builder.members, fileinfo)
+    return target
 
 
 def create_exclusive(folder: Path, when: time.struct_time) -> tuple[Path, int]:
@@ -340,7 +330,6 @@ class _Builder:
         self.reserve = reserve
         self.zip = zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED)
         self.used_names = {FILEINFO}
-        self.members: list[str] = []
         self.listing: list[str] = []
         self.notes: list[str] = []
         self.directory = 0  # bytes of central directory the members added so far will need
@@ -420,23 +409,20 @@ class _Builder:
 
     def _added(self, stored: str) -> str:
         self.used_names.add(stored)
-        self.members.append(stored)
         self.directory += CENTRAL_ENTRY + len(stored.encode("utf-8", "surrogateescape"))
         return stored
 
-    def finish(self) -> str:
-        """Write fileinfo.txt, close the zip; the fileinfo text."""
+    def finish(self) -> None:
+        """Write fileinfo.txt and close the zip."""
         text = "".join(f"{line}\n" for line in [*self.listing, *self.notes])
         info = zipfile.ZipInfo(FILEINFO, time.localtime()[:6])
         info.compress_type = zipfile.ZIP_DEFLATED
         info.external_attr = (stat.S_IFREG | 0o644) << 16
         self.zip.writestr(info, text.encode("utf-8", "surrogateescape"))
-        self.members.append(FILEINFO)
         self.zip.close()
         if self.handle.tell() > self.limit:
             LOG.warning("diagnostics zip is %d bytes, above the %d-byte limit (the limit is "
                         "smaller than fileinfo.txt needs)", self.handle.tell(), self.limit)
-        return text
 
 
 def _chunks(source, size: int):
