@@ -20,14 +20,6 @@ import pytest
 from tests.integration.netns import ABSENT, HOST, ROUTER, ROUTER_MAC, topology
 from vrmonitor.cloudstack import diagnostics
 from vrmonitor.cloudstack.install import install
-
-# TEMPORARY (lead): the scapy ping of issue 7 is being written; these three tests need it and run
-# as soon as vrmonitor/diagnostics/ping.py exists. Remove this guard when it lands.
-import importlib.util
-
-needs_ping = pytest.mark.skipif(importlib.util.find_spec("vrmonitor.diagnostics.ping") is None,
-                                reason="vrmonitor.diagnostics.ping has not landed yet")
-
 from vrmonitor.diagnostics import validate
 from vrmonitor.paths import Paths
 
@@ -292,7 +284,6 @@ def test_the_child_does_not_take_modules_from_the_working_folder(vm, stub, tmp_p
 
 # --- the real tools (scapy), on loopback and in namespaces --------------------------------------
 
-@needs_ping
 def test_a16_real_ping_on_loopback(vm):
     result = answer(call(vm, "ping", "127.0.0.1"))
     assert result["stdout"].startswith("PING 127.0.0.1 (127.0.0.1) 56(84) bytes of data.\n")
@@ -311,7 +302,6 @@ def test_a16_real_traceroute_hops_default_and_given(vm):
     assert result["stdout"].startswith("traceroute to 127.0.0.1 (127.0.0.1), 10 hops max, ")
 
 
-@needs_ping
 def test_ipv6_variants_on_loopback(vm):
     result = answer(call(vm, "ping6", "::1", "-c", "1"))
     assert result["stdout"].startswith("PING ::1(::1) 56 data bytes\n")
@@ -322,7 +312,6 @@ def test_ipv6_variants_on_loopback(vm):
     assert result["exitcode"] == "0"
 
 
-@needs_ping
 def test_the_real_tools_refuse_bad_values_with_their_text_and_status(vm):
     # Nothing ran: the parent's parse() refused (their texts are the tools' business).
     result = answer(call(vm, "ping", "127.0.0.1", "-c", "0"))
@@ -332,7 +321,6 @@ def test_the_real_tools_refuse_bad_values_with_their_text_and_status(vm):
     assert (result["stdout"], result["exitcode"]) == ("", "2") and result["stderr"]
 
 
-@needs_ping
 def test_a17_real_ping_to_an_absent_host_reports_non_zero(vm):
     with topology("vrg") as topo:
         done = topo.run_in_host([str(vm / SCRIPT), "ping", ABSENT, "-c", "1", "-W", "1"],
@@ -358,7 +346,6 @@ def test_a16_real_arping_in_a_namespace_with_the_default_count(vm):
     assert refused_by_arping.stdout == "&&\narping: invalid argument: 'x'&&\n1\n"
 
 
-@needs_ping
 def test_real_ping_stopped_by_the_deadline_keeps_what_it_printed(vm):
     (vm / "etc/vrmonitor").mkdir(parents=True)
     (vm / "etc/vrmonitor/vrmonitor.toml").write_text("[diagnostics]\ndeadline = 2\n")
