@@ -73,12 +73,21 @@ def test_skip_messages(module, skip, state, vm, capsys):
     assert run(module, vm, capsys) == (0, skip + "\n")
 
 
+@pytest.mark.parametrize("module, key", [(dhcp, "virtualMachines"), (dns, "virtualMachines"),
+                                         (haproxy, "haproxyData"), (iptables, "portForwarding")],
+                         ids=["dhcp", "dns", "haproxy", "iptables"])
+def test_an_invalid_value_of_its_own_key_is_a_failure_naming_it(module, key, vm, capsys):
+    put(vm, "/root/health_checks_data.json", '{"health_checks_config": {"%s": 3}}' % key)
+    assert run(module, vm, capsys) == (
+        1, f"/root/health_checks_data.json: health_checks_config.{key}: 3 is not of type 'string'\n")
+
+
 @pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__.rsplit(".", 1)[1])
-def test_invalid_data_file_is_a_failure_naming_it(module, vm, capsys):
-    put(vm, "/root/health_checks_data.json", '{"health_checks_config": {"virtualMachines": 3}}')
+def test_a_truncated_data_file_is_a_failure_naming_it(module, vm, capsys):
+    put(vm, "/root/health_checks_data.json", '{"health_checks_config": {"virtualMach')
     status, out = run(module, vm, capsys)
     assert status == 1
-    assert out.startswith("/root/health_checks_data.json")
+    assert out.startswith("/root/health_checks_data.json: invalid JSON at line 1 column ")
 
 
 # ---- dhcp -----------------------------------------------------------------------------------

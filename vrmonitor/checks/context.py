@@ -11,7 +11,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from vrmonitor.cloudstack.health_data import load_health_data
+from vrmonitor.cloudstack.health_data import config_records
 from vrmonitor.errors import CheckError, ConfigError
 from vrmonitor.paths import Paths
 
@@ -40,8 +40,7 @@ class CheckInputs:
         file and the problem: catch it and `return unreadable(exc.problems)`, since a check's
         message is its stdout (stderr is not reported to the management server).
         """
-        data = load_health_data(self.paths.health_checks_data)
-        return None if data is None else data.records(key)
+        return config_records(self.paths.health_checks_data, key)
 
 
 def unreadable(problems: list[str]) -> int:

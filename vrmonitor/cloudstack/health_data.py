@@ -56,6 +56,12 @@ def load_health_data(path, source: str = CONTRACT_PATH) -> HealthChecksData | No
     Messages name the file as `source`, the contract path by default. Raises ConfigError
     when the file cannot be read, is not JSON, or does not match the contract.
     """
+    document = read_document(path, source)
+    return None if document is None else parse_health_data(document, source)
+
+
+def read_document(path, source: str = CONTRACT_PATH):
+    """The decoded JSON of the file, None when it is missing; ConfigError when unreadable."""
     try:
         data = Path(path).read_bytes()
     except FileNotFoundError:
@@ -64,13 +70,34 @@ def load_health_data(path, source: str = CONTRACT_PATH) -> HealthChecksData | No
     except OSError as exc:
         raise ConfigError(source, [f"{source}: cannot read: {exc.strerror or exc}"]) from exc
     try:
-        document = json.loads(data.decode("utf-8"))
+        return json.loads(data.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise ConfigError(source, [f"{source}: invalid JSON: not UTF-8 (byte {exc.start})"]) from exc
     except json.JSONDecodeError as exc:
         raise ConfigError(source, [
             f"{source}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"]) from exc
-    return parse_health_data(document, source)
+
+
+def config_records(path, key: str, source: str = CONTRACT_PATH) -> list[dict[str, str]] | None:
+    """The records under health_checks_config.<key>, checking only what that needs.
+
+    For the built-in checks, which each read one key: no schema validation of the whole file
+    (the daemon does that), so a check does not pay for jsonschema's import. None when the file
+    or the key is absent.
+    """
+    document = read_document(path, source)
+    if document is None:
+        return None
+    config = document.get("health_checks_config", {}) if isinstance(document, dict) else None
+    if not isinstance(config, dict):
+        raise ConfigError(source, [f"{source}: health_checks_config: not an object"])
+    if key not in config:
+        return None
+    value = config[key]
+    if not isinstance(value, str):
+        raise ConfigError(source, [
+            f"{source}: health_checks_config.{key}: {value!r} is not of type 'string'"])
+    return parse_records(value)
 
 
 def parse_health_data(document, source: str = CONTRACT_PATH) -> HealthChecksData:
