@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.procs import our_zombie_children, wait_until_dead
 from vrmonitor.health.discovery import Check, discover
 from vrmonitor.health.runner import CheckResult, run_checks
 
@@ -52,41 +53,6 @@ def run_all(root: Path, kind: str = "basic", *, timeout: float = 10.0, dialect: 
                          output_cap=cap, max_parallel=parallel)
     return {result.name: result for result in results}
 
-
-def process_state(pid: int) -> str | None:
-    """The kernel's one-letter state of `pid` (Z for zombie), or None when it is gone."""
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return None
-
-
-def wait_until_dead(pid: int, within: float = 5.0) -> str | None:
-    """Gone, or a zombie for PID 1 to reap (it is not our child): both count as dead."""
-    end = time.monotonic() + within
-    state = process_state(pid)
-    while state not in (None, "Z") and time.monotonic() < end:
-        time.sleep(0.02)
-        state = process_state(pid)
-    return state
-
-
-def our_zombie_children() -> list[int]:
-    zombies = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as handle:
-                    fields = handle.read().rsplit(")", 1)[1].split()
-            except (FileNotFoundError, ProcessLookupError):
-                continue
-            if fields[0] == "Z" and int(fields[1]) == os.getpid():
-                zombies.append(int(entry))
-    return zombies
-
-
-# contract 3.3 / A7 semantics
 
 def test_output_and_exit_status_give_the_contract_statuses(vm_root):
     script(vm_root, "ok.sh", "echo '  ok  '\n")

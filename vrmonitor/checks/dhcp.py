@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass
 
 from vrmonitor.checks.context import CheckInputs, answer, applies, read_lines, same_ip, unreadable
-from vrmonitor.checks.guests import KEY, RELATED_SHOWN, VirtualMachine, virtual_machines
+from vrmonitor.checks.guests import KEY, VirtualMachine, related_lines, virtual_machines
 from vrmonitor.errors import CheckError, ConfigError
 from vrmonitor.paths import Paths
 
@@ -97,19 +97,8 @@ def check(vms: list[VirtualMachine], lines: list[str] | None) -> tuple[str, bool
         return PASSED.format(count=len(vms)), True
     listed = ", ".join(f"{vm.mac} {vm.ip} {vm.name}" for vm in missing)
     details = [f"{vm.mac} {vm.ip} {vm.name}: expected a line with this MAC, IP and name; "
-               f"found {_found(vm, hosts, lines is None)}" for vm in missing]
+               f"found {related_lines(vm, hosts, VM_PATH, lines is None, 'MAC, IP or name')}" for vm in missing]
     return "\n".join([FAILED, listed, *details]), False
-
-
-def _found(vm: VirtualMachine, hosts: list[HostLine], no_file: bool) -> str:
-    if no_file:
-        return f"no {VM_PATH} (the file does not exist)"
-    related = [host for host in hosts if host.mentions(vm)]
-    if not related:
-        return "no line with this MAC, IP or name"
-    shown = "; ".join(f"line {host.number}: {host.text}" for host in related[:RELATED_SHOWN])
-    more = len(related) - RELATED_SHOWN
-    return shown + (f"; and {more} more" if more > 0 else "")
 
 
 def main(argv: list[str], root: str) -> int:

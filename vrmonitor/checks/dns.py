@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from vrmonitor.checks.context import CheckInputs, answer, applies, unreadable
 from vrmonitor.checks.context import read_lines, same_ip
-from vrmonitor.checks.guests import KEY, RELATED_SHOWN, VirtualMachine, virtual_machines
+from vrmonitor.checks.guests import KEY, VirtualMachine, related_lines, virtual_machines
 from vrmonitor.errors import CheckError, ConfigError
 from vrmonitor.paths import Paths
 
@@ -71,19 +71,8 @@ def check(vms: list[VirtualMachine], lines: list[str] | None) -> tuple[str, bool
         return PASSED.format(count=len(vms)), True
     listed = ", ".join(f"{vm.ip} {vm.name}" for vm in missing)
     details = [f"{vm.ip} {vm.name}: expected a line with this IP and name; "
-               f"found {_found(vm, hosts, lines is None)}" for vm in missing]
+               f"found {related_lines(vm, hosts, VM_PATH, lines is None, 'IP or name')}" for vm in missing]
     return "\n".join([FAILED, listed, *details]), False
-
-
-def _found(vm: VirtualMachine, hosts: list[HostsLine], no_file: bool) -> str:
-    if no_file:
-        return f"no {VM_PATH} (the file does not exist)"
-    related = [line for line in hosts if line.mentions(vm)]
-    if not related:
-        return "no line with this IP or name"
-    shown = "; ".join(f"line {line.number}: {line.text}" for line in related[:RELATED_SHOWN])
-    more = len(related) - RELATED_SHOWN
-    return shown + (f"; and {more} more" if more > 0 else "")
 
 
 def main(argv: list[str], root: str) -> int:

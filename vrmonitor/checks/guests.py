@@ -37,3 +37,18 @@ def virtual_machines(records: list[dict[str, str]], flag: str,
             continue
         vms.append(VirtualMachine(record["vmName"], record["ip"], record.get("macAddress", "")))
     return vms, problems
+
+
+def related_lines(vm: VirtualMachine, entries, vm_path: str, file_missing: bool, fields: str) -> str:
+    """What a file holds about a VM it is missing: the #8177 detail of the dhcp and dns checks.
+
+    entries: parsed lines with `number`, `text` and `mentions(vm)`; fields: what a line could
+    share with the VM ("MAC, IP or name")."""
+    if file_missing:
+        return f"no {vm_path} (the file does not exist)"
+    related = [entry for entry in entries if entry.mentions(vm)]
+    if not related:
+        return f"no line with this {fields}"
+    shown = "; ".join(f"line {entry.number}: {entry.text}" for entry in related[:RELATED_SHOWN])
+    more = len(related) - RELATED_SHOWN
+    return shown + (f"; and {more} more" if more > 0 else "")
