@@ -448,7 +448,10 @@ def test_the_management_server_polls_alerts_results_and_diagnostics_over_ssh(rou
     first = r.start_service()
     r.start_daemon()
     for ns in ("mnt", "net"):  # the daemon runs in the router, as on a VM
-        assert os.readlink(f"/proc/{r.daemon.pid}/ns/{ns}") == os.readlink(f"/proc/{r.launcher.pid}/ns/{ns}")
+        # nsenter enters the namespaces, then execs the daemon: wait for it, do not race it.
+        router_ns = os.readlink(f"/proc/{r.launcher.pid}/ns/{ns}")
+        wait_for(lambda: os.readlink(f"/proc/{r.daemon.pid}/ns/{ns}") == router_ns,
+                 f"the daemon in the router's {ns} namespace", alive=r.daemon_alive)
     wait_for(lambda: r.state().get("services", {}).get("e2esvc", {}).get("state") == "up",
              "the daemon sees the service up", alive=r.daemon_alive)
 
