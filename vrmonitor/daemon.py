@@ -93,11 +93,12 @@ class Daemon:
         def wake() -> None:
             _wake(wake_write)
 
+        # Both read self.settings when called, so a SIGHUP's new overrides apply at once.
         def recover_job(entry, init):
-            return recover(entry, init, services.override_for(entry.section))
+            return recover(entry, init, self.settings.services.override_for(entry.section))
 
         def functional_probe(entry):
-            override = services.override_for(entry.section)
+            override = self.settings.services.override_for(entry.section)
             # Opt-in per service: on a router sshd listens on the control IP:3922 and dnsmasq
             # ignores lo, so loopback defaults would call healthy services degraded.
             if override is None or override.probe is None:
@@ -136,11 +137,10 @@ class Daemon:
             return True
 
     def _build_health(self, wake_write: int) -> HealthScheduler:
-        fmt = self.settings.health.status_format
-
         def services(run_start: float, previous_run: float | None):
             # The snapshot the loop last published: a worker thread must not walk the live monitor.
-            return service_entries(self._last_snapshot or {}, run_start, previous_run, fmt)
+            return service_entries(self._last_snapshot or {}, run_start, previous_run,
+                                   self.settings.health.status_format)
 
         engine = HealthEngine(self.paths, self.settings.health, services)
         return HealthScheduler(engine, lambda: _wake(wake_write))
