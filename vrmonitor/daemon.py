@@ -24,6 +24,7 @@ from vrmonitor.export import prometheus
 from vrmonitor.health.run import HealthEngine
 from vrmonitor.health.scheduler import HealthScheduler
 from vrmonitor.paths import Paths
+from vrmonitor.services.configtest import ConfigGate
 from vrmonitor.services.monitor import ServiceMonitor
 from vrmonitor.services.probes import DEFAULT_PROBES, probe
 from vrmonitor.services.recovery import recover
@@ -93,9 +94,17 @@ class Daemon:
         def wake() -> None:
             _wake(wake_write)
 
-        # Both read self.settings when called, so a SIGHUP's new overrides apply at once.
+        gate = ConfigGate()
+
+        # These read self.settings when called, so a SIGHUP's new overrides apply at once.
         def recover_job(entry, init):
-            return recover(entry, init, self.settings.services.override_for(entry.section))
+            return recover(entry, init, self.settings.services.override_for(entry.section), gate=gate)
+
+        def prime_gate(entry):
+            """Test the configuration while the service runs, so a crash needs only a restart."""
+            override = self.settings.services.override_for(entry.section)
+            if override.config_test is None:
+                gate.check(entry.processname)
 
         def functional_probe(entry):
             override = self.settings.services.override_for(entry.section)
@@ -109,7 +118,8 @@ class Daemon:
         return ServiceMonitor(source.load, services, alerts, self.init, selector, wake,
                               recover_job=recover_job, probe=functional_probe,
                               reminder_interval=self.settings.alerts.reminder_interval,
-                              booting=self._booting, previous=self._previous_services())
+                              booting=self._booting, previous=self._previous_services(),
+                              on_up=prime_gate)
 
     def _previous_services(self) -> dict:
         """The last daemon's service state, if it ran on this same boot (else start afresh)."""

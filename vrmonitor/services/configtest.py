@@ -6,7 +6,10 @@ not installed, gives None: the caller then simply restarts.
 """
 
 import logging
+import os
 import re
+import stat
+import threading
 
 from vrmonitor.errors import CommandError
 from vrmonitor.system.initsys import ActionResult, describe_failure, find_command
@@ -71,3 +74,62 @@ def _meaningful(output: bytes) -> str:
         lines = lines[:MAX_LINES] + [f"... ({len(lines) - MAX_LINES} more lines)"]
     text = "\n".join(lines)
     return text if len(text) <= MAX_CHARS else text[:MAX_CHARS - 3] + "..."
+
+
+# Where each daemon's configuration lives (not relocated: the daemons' own paths). A change to
+# any of these files is what can make a passed config test stale.
+CONFIG_FILES = {
+    "dnsmasq": ("/etc/dnsmasq.conf", "/etc/dnsmasq.d", "/etc/default/dnsmasq"),
+    "haproxy": ("/etc/haproxy/haproxy.cfg",),
+    "apache2": ("/etc/apache2",),
+    "sshd": ("/etc/ssh/sshd_config", "/etc/ssh/sshd_config.d"),
+}
+
+
+def fingerprint(paths) -> tuple:
+    """(path, inode, size, mtime) of every file at or below `paths`; changes when any changes."""
+    seen = []
+    pending = list(paths)
+    while pending:
+        path = pending.pop()
+        try:
+            info = os.stat(path)
+        except OSError:
+            seen.append((path, None))
+            continue
+        if stat.S_ISDIR(info.st_mode) and not os.path.islink(path):
+            try:
+                pending.extend(os.path.join(path, name) for name in os.listdir(path))
+            except OSError:
+                seen.append((path, "unreadable"))
+            continue
+        seen.append((path, info.st_ino, info.st_size, info.st_mtime_ns))
+    return tuple(sorted(seen, key=lambda item: item[0]))
+
+
+class ConfigGate:
+    """The config test before a restart, without paying for it twice for the same files.
+
+    A test that passed is remembered with the fingerprint of the daemon's configuration files;
+    while they are unchanged, the next restart goes ahead at once. The daemon primes the gate in
+    the background when a service comes up, so a crash is followed by a bare restart. A custom
+    test command (an override) is always run: its files are unknown."""
+
+    def __init__(self, test=None, files: dict | None = None):
+        self._test = test or config_test
+        self._files = CONFIG_FILES if files is None else files
+        self._passed: dict[str, tuple] = {}
+        self._lock = threading.Lock()
+
+    def check(self, processname: str, override: tuple[str, ...] | None = None) -> ActionResult | None:
+        """Like config_test(); None also when the configuration is known good."""
+        files = self._files.get(processname) if override is None else None
+        state = fingerprint(files) if files else None
+        with self._lock:
+            if state is not None and self._passed.get(processname) == state:
+                return None
+        result = self._test(processname, override)
+        if state is not None and result is not None and result.ok:
+            with self._lock:
+                self._passed[processname] = state
+        return result

@@ -75,13 +75,15 @@ class ServiceMonitor:
     def __init__(self, load_entries: Callable[[], tuple], settings, alerts, init, selector: selectors.BaseSelector,
                  wake: Callable[[], None], *, recover_job: Callable, probe: Callable | None = None,
                  reminder_interval: float = 3600.0, rng: random.Random | None = None,
-                 booting: Callable[[], bool] = lambda: False, previous: dict | None = None):
+                 booting: Callable[[], bool] = lambda: False, previous: dict | None = None,
+                 on_up: Callable | None = None):
         """load_entries: () -> (entries, fingerprint) of monitor.conf; settings: [services];
         alerts: an AlertWriter; recover_job: (entry, init) -> Outcome, run in a worker thread;
         probe: (entry) -> ProbeResult | None; reminder_interval: seconds, 0 for none;
         booting: () -> whether the router is still booting (start-up grace: a service not yet
         seen up is neither alerted nor restarted); previous: the snapshot of the daemon that ran
-        before this one on the same boot, to carry on from without re-alerting."""
+        before this one on the same boot, to carry on from without re-alerting; on_up: (entry)
+        run in a worker thread whenever a service comes up (the daemon primes its config gate)."""
         self._load_entries = load_entries
         self._settings = settings
         self._reminder_interval = reminder_interval
@@ -100,6 +102,7 @@ class ServiceMonitor:
         self._next_verify = 0.0
         self._booting = booting
         self._previous = previous or {}
+        self._on_up = on_up
 
     # --- the loop's interface ---
 
@@ -197,6 +200,8 @@ class ServiceMonitor:
         was = w.state
         if was is not ServiceState.UP:
             w.since = time.time()
+            if self._on_up is not None:
+                self._executor.submit(self._on_up, w.entry)
             if by_us:
                 self._alert("INFO", w.entry.servicename or w.name,
                             f"The process {w.entry.servicename or w.name} is recovered successfully ")

@@ -2,7 +2,7 @@
 
 import logging
 
-from vrmonitor.services.configtest import config_test
+from vrmonitor.services.configtest import ConfigGate
 from vrmonitor.services.monitor import Outcome
 from vrmonitor.services.orphans import kill_orphans
 
@@ -14,8 +14,11 @@ ORPHAN_PRONE = {"apache2"}
 ORPHAN_GRACE = 0.5
 
 
-def recover(entry, init, override=None, restart_timeout: float = 60.0) -> Outcome:
-    """Try to bring `entry` back once; never raises for an expected failure."""
+def recover(entry, init, override=None, restart_timeout: float = 60.0,
+            gate: ConfigGate | None = None) -> Outcome:
+    """Try to bring `entry` back once; never raises for an expected failure.
+
+    gate: the daemon's ConfigGate (remembers configurations that passed); a fresh one tests."""
     service = entry.servicename or entry.processname
     if not init.knows(service):
         return Outcome("unknown", f"{init.name} has no service {service!r}")
@@ -23,7 +26,7 @@ def recover(entry, init, override=None, restart_timeout: float = 60.0) -> Outcom
         return Outcome("deferred", f"systemd restarts {service} itself (Restart= is set)")
     if init.start_limited(service):
         return Outcome("start-limit", f"{service} hit systemd's start limit")
-    test = config_test(entry.processname, override.config_test if override else None)
+    test = (gate or ConfigGate()).check(entry.processname, override.config_test if override else None)
     if test is not None and not test.ok:
         return Outcome("config", test.detail)
     if entry.processname in ORPHAN_PRONE:
