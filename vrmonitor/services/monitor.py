@@ -30,8 +30,10 @@ from vrmonitor.system.identity import ProcessIdentity
 LOG = logging.getLogger(__name__)
 
 HOUR = 3600.0
-# After a restart reports success, how long the service gets to write its pidfile.
+# After a restart reports success, how long the service gets to write its pidfile, and how
+# often it is looked for meanwhile (a service up early must be watched early: it can die again).
 SETTLE = 3.0
+SETTLE_POLL = 0.05
 # Consecutive failed functional probes of a live process before it is restarted.
 DEGRADED_RESTART_AFTER = 3
 
@@ -109,7 +111,10 @@ class ServiceMonitor:
     def next_due(self) -> float:
         due = [self._next_verify]
         for w in self.watched.values():
-            due.extend(t for t in (w.next_attempt, w.settle_until) if t is not None)
+            if w.next_attempt is not None:
+                due.append(w.next_attempt)
+            if w.settle_until is not None:
+                due.append(min(w.settle_until, time.monotonic() + SETTLE_POLL))
         return min(due)
 
     def tick(self, now: float) -> None:
@@ -122,9 +127,11 @@ class ServiceMonitor:
                 self._check(w, now)
             self._next_verify = now + self._settings.verify_interval
         for w in self.watched.values():
-            if w.settle_until is not None and now >= w.settle_until:
-                w.settle_until = None
-                self._after_restart(w, now)
+            if w.settle_until is not None:
+                final = now >= w.settle_until
+                if final:
+                    w.settle_until = None
+                self._after_restart(w, now, final=final)
             elif w.next_attempt is not None and now >= w.next_attempt and w.job is None:
                 self._start_recovery(w, now)
 
