@@ -3,7 +3,7 @@ DEBIAN_PY := /usr/bin/python3
 VENV_PY := .venv/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: test test-debian test-venv unit deb bench demo clean
+.PHONY: test test-debian test-venv unit deb bench fuzz demo clean
 
 test:            ## everything: set up, then the suite under both interpreters
 	./scripts/test
@@ -22,6 +22,9 @@ deb:             ## build the Debian package into dist/
 
 bench:           ## benchmarks; writes docs/benchmarks.md
 	$(DEBIAN_PY) -m tests.bench
+
+fuzz:            ## the fuzzers with a long budget (CI runs them with a short one)
+	VRMONITOR_FUZZ_PROFILE=long $(DEBIAN_PY) -m pytest tests/fuzz $(PYTEST_ARGS)
 
 demo:
 	./scripts/demo
