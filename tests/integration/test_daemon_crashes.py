@@ -22,20 +22,17 @@ import os
 import random
 import shutil
 import signal
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
+from tests.vmroot import FAST_SERVICES_TOML, VmRoot, check_script, require_root, wait_for
 from vrmonitor.cloudstack.alert_line import SEVERITIES, parse_line
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 
-PROJECT = Path(__file__).resolve().parents[2]
-ENV = {"PYTHONPATH": str(PROJECT), "PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
 KILLS = 20
 PREFILL = 10  # alerts written through `vrmonitor raise-alert` before the first kill
 SEED = 20240501
@@ -45,152 +42,7 @@ CHECKS = {  # name -> (kind, seconds, exit status)
     "slow_fail_check.sh": ("basic", 0.5, 1),
     "slow_adv_check.sh": ("advanced", 0.3, 0),
 }
-
-
-def require_root() -> None:
-    if os.geteuid() != 0:
-        pytest.fail("the crash test needs root (an init script in /etc/init.d, `service`); "
-                    "CI runs it as root", pytrace=False)
-
-
-def wait_for(condition, what: str, within: float = 20.0):
-    end = time.monotonic() + within
-    while time.monotonic() < end:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.01)
-    raise AssertionError(f"not within {within} s: {what}")
-
-
-class CrashRoot:
-    def __init__(self, folder: Path):
-        self.root = folder / "vm"
-        tag = f"{os.getpid()}-{time.time_ns()}"
-        self.service = f"vrmonitor-crash-{os.getpid()}"
-        self.init_script = Path("/etc/init.d") / self.service
-        self.pidfile = self.root / "run/crash-svc.pid"
-        self.mark = f"VRMONITOR_CRASH_MARK={tag}"
-        self.daemon: subprocess.Popen | None = None
-
-    def build(self) -> None:
-        for folder in ("", "root", "root/health_checks", "etc", "etc/vrmonitor", "run"):
-            (self.root / folder).mkdir(parents=True, exist_ok=True)
-            os.chmod(self.root / folder, 0o755)
-        os.chmod(self.root.parent, 0o755)
-        (self.root / "etc/monitor.conf").write_text(
-            f"[crashsvc]\nprocessname=sleep\nservicename={self.service}\npidfile={self.pidfile}\n")
-        (self.root / "etc/vrmonitor/vrmonitor.toml").write_text(
-            "[alerts]\nmax_bytes = 4096\nbackups = 50\n"
-            "[services]\nverify_interval = 0.5\nbackoff_initial = 0.1\nbackoff_max = 0.5\n"
-            "restart_attempts = 100\n")
-        (self.root / "root/health_checks_data.json").write_text(json.dumps({
-            "health_checks_basic_run_interval": 1, "health_checks_advanced_run_interval": 1,
-            "health_checks_enabled": True, "excluded_health_checks": [], "health_checks_config": {}}))
-        for name, (kind, seconds, status) in CHECKS.items():
-            script = self.root / "root/health_checks" / name
-            script.write_text(f'#!/bin/sh\n[ "$1" = {kind} ] || exit 0\nsleep {seconds}\n'
-                              f'echo "{name}: {"x" * 200} done"\nexit {status}\n')
-            script.chmod(0o755)
-        self.init_script.write_text(f"""#!/bin/sh
-# vrmonitor's crash test (tests/integration/test_daemon_crashes.py); removed by the test.
-PIDFILE={self.pidfile}
-case "$1" in
-  start) env {self.mark} start-stop-daemon --start --quiet --background --make-pidfile \\
-           --pidfile "$PIDFILE" --exec /usr/bin/sleep -- 86400 ;;
-  stop) start-stop-daemon --stop --quiet --oknodo --retry 5 --pidfile "$PIDFILE" --exec /usr/bin/sleep
-        rm -f "$PIDFILE" ;;
-  restart) "$0" stop && "$0" start ;;
-  status) start-stop-daemon --status --pidfile "$PIDFILE" --exec /usr/bin/sleep ;;
-  *) exit 2 ;;
-esac
-""")
-        self.init_script.chmod(0o755)
-
-    def vrmonitor(self, *args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "vrmonitor", "--root", str(self.root), *args],
-                              check=False, capture_output=True, text=True, env=ENV, timeout=60)
-
-    def start_daemon(self) -> subprocess.Popen:
-        self.daemon = subprocess.Popen(
-            [sys.executable, "-m", "vrmonitor", "--root", str(self.root), "run", "--foreground"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-            env=ENV)
-        return self.daemon
-
-    def service_pid(self) -> int | None:
-        """The pidfile's PID when it is a live `sleep` started by this test's init script."""
-        return next(iter(self.marked([self.pidfile])), None)
-
-    def marked(self, pidfiles=None) -> list[int]:
-        """Live processes carrying this test's mark (from the pidfile only, or all of them)."""
-        if pidfiles is not None:
-            candidates = []
-            for pidfile in pidfiles:
-                try:
-                    candidates.append(int(pidfile.read_text().strip()))
-                except (FileNotFoundError, ValueError):
-                    pass
-        else:
-            candidates = [int(e) for e in os.listdir("/proc") if e.isdigit()]
-        found = []
-        for pid in candidates:
-            try:
-                environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
-                state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-            except OSError:  # gone, or not ours to read (PID 1 here)
-                continue
-            if self.mark.encode() in environ and state != "Z":
-                found.append(pid)
-        return found
-
-    def state(self) -> dict:
-        try:
-            return json.loads((self.root / "var/lib/vrmonitor/daemon.json").read_text())
-        except (FileNotFoundError, ValueError):
-            return {}
-
-    def sees_service_up(self) -> bool:
-        state = self.state()
-        return (state.get("pid") == self.daemon.pid
-                and state.get("services", {}).get("crashsvc", {}).get("state") == "up")
-
-    def running_checks(self) -> list[int]:
-        """PIDs of the daemon's children that are health checks."""
-        pids = []
-        for task in Path(f"/proc/{self.daemon.pid}/task").glob("*"):
-            try:
-                pids.extend(int(p) for p in (task / "children").read_text().split())
-            except (FileNotFoundError, ProcessLookupError):
-                continue
-        checks = []
-        for pid in pids:
-            try:
-                if b"/health_checks/" in Path(f"/proc/{pid}/cmdline").read_bytes():
-                    checks.append(pid)
-            except (FileNotFoundError, ProcessLookupError):
-                continue
-        return checks
-
-    def alive(self) -> None:
-        if self.daemon.poll() is not None:
-            raise AssertionError(f"the daemon exited {self.daemon.returncode}: {self.daemon.stderr.read()}")
-
-    def kill_daemon(self) -> None:
-        os.kill(self.daemon.pid, signal.SIGKILL)
-        self.daemon.wait()
-        self.daemon.stderr.close()
-
-    def cleanup(self) -> None:
-        if self.daemon is not None and self.daemon.poll() is None:
-            self.daemon.kill()
-            self.daemon.wait()
-        if self.init_script.exists():
-            subprocess.run(["service", self.service, "stop"], check=False, capture_output=True,
-                           timeout=30, env=ENV)
-            self.init_script.unlink()
-        for pid in self.marked():  # a sleep restarted by an init script a killed daemon ran
-            os.kill(pid, signal.SIGKILL)
+TOML = "[alerts]\nmax_bytes = 4096\nbackups = 50\n" + FAST_SERVICES_TOML
 
 
 def generations(base: Path) -> list[Path]:
@@ -205,15 +57,15 @@ def generations(base: Path) -> list[Path]:
 
 
 def test_kill_9_at_random_moments_leaves_valid_files_and_a_gapless_alert_journal():
-    require_root()
+    require_root("the crash test")
     rng = random.Random(SEED)
     folder = Path(tempfile.mkdtemp(prefix="vrmonitor-crash-"))
-    crash = CrashRoot(folder)
+    crash = VmRoot(folder, tag="crash")
     during_checks = during_alerts = 0
     try:
-        crash.build()
-        started = subprocess.run(["service", crash.service, "start"], check=False, capture_output=True,
-                                 text=True, timeout=30, env=ENV)
+        crash.build(TOML, {name: check_script(kind, seconds, status, f"{name}: {'x' * 200} done")
+                           for name, (kind, seconds, status) in CHECKS.items()})
+        started = crash.service_ctl("start")
         assert started.returncode == 0, started.stderr
         wait_for(crash.service_pid, "the service started")
         for n in range(PREFILL):  # the journal crosses its 4096-byte limit before the kills too
