@@ -320,3 +320,77 @@ def test_a_restarted_daemon_carries_on_without_re_alerting(make):
     restored = again.monitor.watched["svc"]
     assert restored.parked and restored.state is ServiceState.DOWN
     assert again.calls == []  # parked: not restarted before its re-probe time
+
+
+class CrashingService(Service):
+    """Starts `sleep 0.2` while `crashing`: a service that dies right after every start."""
+
+    crashing = True
+
+    def start(self):
+        process = subprocess.Popen(["sleep", "0.2" if self.crashing else "300"])
+        self.processes.append(process)
+        self.pidfile.write_text(f"{process.pid}\n")
+        return process
+
+
+CRASH_SETTINGS = replace(SETTINGS, verify_interval=0.1, stable_after=1.0, parked_reprobe_interval=1.0)
+
+
+def test_a_crash_loop_climbs_the_ladder_with_one_alert_and_recovers_when_it_holds(make):
+    h = make(["start"], settings=CRASH_SETTINGS)
+    h.service = CrashingService(h.service.pidfile.parent)
+    h.service.crashing = False
+    h.service.start()
+    h.drive(0.2)
+    h.service.crashing = True
+    h.service.kill()
+    # Restarted, dies 0.2 s later, three times (the ladder's 3 attempts), then parked.
+    assert h.drive(10, until=lambda: h.monitor.watched["svc"].parked)
+    assert len(h.calls) == 3
+    gaps = [b - a for a, b in zip(h.calls, h.calls[1:])]
+    assert all(gap >= 0.2 for gap in gaps), gaps  # never back to back: the dead one waited
+    lines = h.alerts()
+    assert lines[:3] == ["[INFO] [sleep] The process sleep is not running trying recover",
+                         "[INFO] [sleepsvc] The process sleepsvc is recovered successfully ",
+                         lines[2]]
+    assert lines[2].startswith("[ALERT] [sleep] The process sleep is crash looping: exited ")
+    assert lines[2].endswith("restarts now wait on the ladder")
+    assert len(lines) == 4 and lines[3].startswith(
+        "[ALERT] [sleep] The process sleep recover failed: 3 restarts did not bring it back (exited ")
+    snapshot = h.monitor.snapshot(time.time())["svc"]
+    assert snapshot["crash_loop"] and snapshot["parked"]
+    # Parked: one restart a second (the re-probe interval), and no alert per cycle.
+    h.drive(2.5)
+    assert 4 <= len(h.calls) <= 6 and len(h.alerts()) == 4
+    # The cause goes away: the next re-probe's restart holds for stable_after, one INFO says so.
+    h.service.crashing = False
+    assert h.drive(5, until=lambda: not h.monitor.watched["svc"].crash_loop)
+    assert h.alerts()[4:] == ["[INFO] [sleepsvc] The process sleepsvc is recovered successfully "]
+    w = h.monitor.watched["svc"]
+    assert w.state is ServiceState.UP and not w.parked and w.failed_attempts == 0
+
+
+def test_a_restart_that_holds_is_not_a_crash_loop(make):
+    h = make(["start"], settings=CRASH_SETTINGS)
+    h.service.start()
+    h.drive(0.2)
+    for _ in range(2):  # two kills, each after the restart held for stable_after
+        h.service.kill()
+        assert h.drive(5, until=lambda: state(h) is ServiceState.UP and h.monitor.watched["svc"].on_trial)
+        h.drive(1.3)
+    assert h.alerts() == ["[INFO] [sleep] The process sleep is not running trying recover",
+                          "[INFO] [sleepsvc] The process sleepsvc is recovered successfully "] * 2
+    assert not h.monitor.watched["svc"].crash_loop and h.monitor.watched["svc"].failed_attempts == 0
+
+
+def test_a_service_override_sets_its_own_restart_budget(make):
+    from vrmonitor.config.settings import ServiceOverride
+
+    settings = replace(SETTINGS, override={"svc": ServiceOverride(restart_attempts=1)})
+    h = make([Outcome("failed", "no")], settings=settings)
+    h.service.start()
+    h.drive(0.1)
+    h.service.kill()
+    assert h.drive(5, until=lambda: h.monitor.watched["svc"].parked)
+    assert len(h.calls) == 1

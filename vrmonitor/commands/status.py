@@ -69,6 +69,7 @@ def _print_text(state, running, services, time) -> None:
         if s.get("last_outcome"):
             action += f" -> {s['last_outcome']}"
         shown = s.get("state", "?") + (" (recovering)" if s.get("recovering") else "")
+        shown += " (crash loop)" if s.get("crash_loop") else ""
         shown += " (parked)" if s.get("parked") else ""
         rows.append((f"{name} ({s.get('processname')})", shown, when(s.get("since")),
                      str(s.get("restarts_last_hour", 0)), action))

@@ -53,6 +53,7 @@ class ServiceSettings:
     backoff_initial: float = 1.0
     backoff_max: float = 300.0
     parked_reprobe_interval: float = 300.0
+    stable_after: float = 60.0
     startup_grace: float = 300.0
     override: Mapping[str, ServiceOverride] = field(default_factory=_no_entries)
 

@@ -5,6 +5,10 @@ backoff_max, with +-20% jitter so that many routers recovering from one shared c
 restart in lock-step. After `attempts` failed restarts the service is parked: no more restarts,
 only a re-check every `parked_reprobe` seconds, until it comes back, monitor.conf changes, or
 the daemon reloads.
+
+A restart counts as a success only once the service has stayed up `stable_after` seconds; an
+earlier exit is a crash loop and counts as a failed attempt, so a service that dies a second
+after every start climbs the same ladder instead of being restarted back to back.
 """
 
 import random
@@ -19,6 +23,13 @@ class Ladder:
     backoff_initial: float = 1.0
     backoff_max: float = 300.0
     parked_reprobe: float = 300.0
+    stable_after: float = 60.0
+
+    @classmethod
+    def from_settings(cls, settings) -> "Ladder":
+        """The ladder of a [services] table (config.settings.ServiceSettings)."""
+        return cls(settings.restart_attempts, settings.backoff_initial, settings.backoff_max,
+                   settings.parked_reprobe_interval, settings.stable_after)
 
     def delay_before(self, attempt: int, rng: random.Random) -> float:
         """Seconds to wait before restart number `attempt` (1-based)."""
@@ -27,5 +38,6 @@ class Ladder:
         base = min(self.backoff_initial * 2 ** (attempt - 2), self.backoff_max)
         return min(base * rng.uniform(1 - JITTER, 1 + JITTER), self.backoff_max)
 
-    def exhausted(self, failed_attempts: int) -> bool:
-        return failed_attempts >= self.attempts
+    def exhausted(self, failed_attempts: int, attempts: int | None = None) -> bool:
+        """Whether to park; `attempts` is a service's own budget when it has one."""
+        return failed_attempts >= (self.attempts if attempts is None else attempts)

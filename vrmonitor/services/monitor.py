@@ -8,6 +8,8 @@ by someone else, a changed monitor.conf.
 Recovery runs in worker threads: config test, apache2 orphans, then the init system's restart.
 A 3-second dnsmasq restart therefore never delays detection elsewhere or the watchdog.
 Restarts climb the ladder (ladder.py), and a broken configuration stops the climb at once.
+A restart holds only once the service has stayed up `stable_after` seconds; dying earlier is a
+crash loop, answered with the ladder's waits and parking, and one ALERT, not an alert per cycle.
 
 Alert lines keep the reference's texts with the name in the brackets. Alerts are written on
 transitions only, with a reminder while a service stays down.
@@ -60,8 +62,12 @@ class Watched:
     job: Future | None = None
     down_alerted: bool = False
     last_reminder: float = 0.0  # monotonic
-    restarts: deque = field(default_factory=lambda: deque(maxlen=64))  # wall times
+    # Monotonic times (the same clock in every process of one boot): a wall clock step of
+    # hours must not keep restarts "in the last hour", or drop them from it.
+    restarts: deque = field(default_factory=lambda: deque(maxlen=64))
     restarted_at: float | None = None  # wall time of the last successful restart by vrmonitor
+    on_trial: float | None = None  # monotonic: restarted by vrmonitor, not yet up stable_after
+    crash_loop: bool = False  # died on trial: restarts climb the ladder until one holds
     last_action: str = ""
     last_outcome: str = ""
     degraded_probes: int = 0
@@ -97,8 +103,7 @@ class ServiceMonitor:
         self._probe = probe
         self._rng = rng or random.Random()
         self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="recover")
-        self._ladder = Ladder(settings.restart_attempts, settings.backoff_initial,
-                              settings.backoff_max, settings.parked_reprobe_interval)
+        self._ladder = Ladder.from_settings(settings)
         self._fingerprint = None
         self.watched: dict[str, Watched] = {}
         self._next_verify = 0.0
@@ -139,8 +144,7 @@ class ServiceMonitor:
         """New [services] settings (SIGHUP with a valid vrmonitor.toml)."""
         self._settings = settings
         self._reminder_interval = reminder_interval
-        self._ladder = Ladder(settings.restart_attempts, settings.backoff_initial,
-                              settings.backoff_max, settings.parked_reprobe_interval)
+        self._ladder = Ladder.from_settings(settings)
 
     def reload(self) -> None:
         """SIGHUP: re-read monitor.conf and give parked services a fresh budget."""
@@ -161,18 +165,19 @@ class ServiceMonitor:
 
     def snapshot(self, now_wall: float) -> dict:
         services = {}
+        now = time.monotonic()
         for section, w in self.watched.items():
             services[section] = {
                 "processname": w.entry.processname, "servicename": w.entry.servicename,
                 "state": w.state.value if w.state else "unknown", "since": w.since,
                 "reason": w.reason, "pid": w.identity.pid if w.identity else None,
                 "recovering": w.job is not None or w.settle_until is not None,
-                "parked": w.parked, "blocked": w.blocked,
-                "restarts_last_hour": sum(1 for t in w.restarts if now_wall - t <= HOUR),
+                "parked": w.parked, "blocked": w.blocked, "crash_loop": w.crash_loop,
+                "restarts_last_hour": sum(1 for t in w.restarts if now - t <= HOUR),
                 "restarted_at": w.restarted_at, "last_action": w.last_action,
                 "last_outcome": w.last_outcome,
                 # What a restarted daemon needs to carry on (restore()).
-                "restart_times": [t for t in w.restarts if now_wall - t <= HOUR],
+                "restart_monotonic": [t for t in w.restarts if now - t <= HOUR],
                 "failed_attempts": w.failed_attempts, "down_alerted": w.down_alerted,
                 "seen_up": w.seen_up,
             }
@@ -209,16 +214,26 @@ class ServiceMonitor:
             w.since = time.time()
             if self._on_up is not None:
                 self._executor.submit(self._on_up, w.entry)
-            if by_us:
-                self._alert("INFO", w.entry.servicename or w.name,
-                            f"The process {w.entry.servicename or w.name} is recovered successfully ")
-            elif w.down_alerted or was is ServiceState.DEGRADED:
+            if by_us and not w.crash_loop:
+                self._recovered_alert(w)
+            elif not by_us and (w.down_alerted or was is ServiceState.DEGRADED) and w.on_trial is None:
                 self._alert("INFO", w.name, "The process detected as running")
         w.state, w.reason, w.identity = ServiceState.UP, reason, identity
         w.seen_up = True
-        w.failed_attempts, w.parked, w.blocked = 0, False, None
-        w.next_attempt, w.down_alerted = None, False
+        w.next_attempt = None
         self._watch(w)
+        if by_us:
+            # Judged later: the ladder and the alerts carry on until the restart holds.
+            w.on_trial = time.monotonic()
+        elif w.on_trial is None or time.monotonic() - w.on_trial >= self._ladder.stable_after:
+            if w.crash_loop:
+                self._recovered_alert(w)
+            w.failed_attempts, w.parked, w.blocked = 0, False, None
+            w.down_alerted, w.on_trial, w.crash_loop = False, None, False
+
+    def _recovered_alert(self, w: Watched) -> None:
+        name = w.entry.servicename or w.name
+        self._alert("INFO", name, f"The process {name} is recovered successfully ")
 
     def _down(self, w: Watched, now: float, reason: str) -> None:
         w.identity = None
@@ -226,6 +241,9 @@ class ServiceMonitor:
         if w.state is not ServiceState.DOWN:
             w.state, w.since = ServiceState.DOWN, time.time()
         w.reason = reason
+        if w.on_trial is not None:
+            self._died_on_trial(w, now, reason)
+            return
         if not w.down_alerted:
             if not w.seen_up and self._booting():
                 w.reason = f"{reason} (router still booting: not alerted or restarted yet)"
@@ -238,6 +256,17 @@ class ServiceMonitor:
             # Parked: re-checked every verification, re-tried only after parked_reprobe.
             w.next_attempt = now + self._ladder.parked_reprobe
         self._remind(w, now)
+
+    def _died_on_trial(self, w: Watched, now: float, reason: str) -> None:
+        """Down within stable_after of a restart by vrmonitor: that restart failed after all."""
+        lived = time.monotonic() - w.on_trial
+        w.on_trial = None
+        detail = f"exited {lived:.1f} s after its restart ({reason})"
+        if not w.crash_loop:
+            w.crash_loop = True
+            self._alert("ALERT", w.name, f"The process {w.name} is crash looping: {detail}; "
+                                         "restarts now wait on the ladder")
+        self._failed_attempt(w, now, detail)
 
     def _degraded(self, w: Watched, now: float, detail: str, identity) -> None:
         if w.state is not ServiceState.DEGRADED:
@@ -274,7 +303,7 @@ class ServiceMonitor:
         w.job = None
         w.last_outcome = f"{outcome.kind}: {outcome.detail}".strip().rstrip(":")
         if outcome.kind == "restarted":
-            w.restarts.append(time.time())
+            w.restarts.append(now)
             w.settle_until = now + SETTLE
             self._after_restart(w, now, final=False)
         elif outcome.kind in ("config", "unknown", "start-limit"):
@@ -294,7 +323,7 @@ class ServiceMonitor:
     def _failed_attempt(self, w: Watched, now: float, detail: str) -> None:
         w.failed_attempts += 1
         w.reason = detail or w.reason
-        if self._ladder.exhausted(w.failed_attempts):
+        if self._ladder.exhausted(w.failed_attempts, self._settings.restart_attempts_for(w.entry.section)):
             if not w.parked:
                 w.parked = True
                 self._alert("ALERT", w.name,
@@ -323,7 +352,10 @@ class ServiceMonitor:
         if not before or before.get("processname") != entry.processname:
             return w
         w.since = before.get("since") or w.since
-        w.restarts.extend(before.get("restart_times") or [])
+        # Restored only on the same boot (Daemon._previous_services), where monotonic times
+        # compare; an older daemon's wall-clock "restart_times" are not carried over.
+        w.restarts.extend(t for t in before.get("restart_monotonic") or []
+                          if isinstance(t, (int, float)) and t <= time.monotonic())
         w.restarted_at = before.get("restarted_at")
         w.last_action, w.last_outcome = before.get("last_action", ""), before.get("last_outcome", "")
         w.seen_up = bool(before.get("seen_up"))
