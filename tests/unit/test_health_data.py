@@ -116,6 +116,12 @@ def test_data_is_frozen():
      "/root/health_checks_data.json: excluded_health_checks.1: None is not of type 'string'"),
     (b'{"health_checks_config": {"a": "\xff"}}',
      "/root/health_checks_data.json: invalid JSON: not UTF-8 (byte 32)"),
+    # found by tests/fuzz/test_fuzz_health_data.py: both were tracebacks
+    ("[" * 100_000, "/root/health_checks_data.json: invalid JSON: nested too deeply"),
+    ('{"health_checks_basic_run_interval": ' + "9" * 5000 + "}",
+     "/root/health_checks_data.json: invalid JSON: Exceeds the limit (4300 digits) for integer "
+     "string conversion: value has 5000 digits; use sys.set_int_max_str_digits() to increase "
+     "the limit"),
 ])
 def test_one_bad_input(tmp_path, content, expected):
     assert problems_of(tmp_path, content) == [expected]

@@ -76,6 +76,10 @@ def read_document(path, source: str = CONTRACT_PATH):
     except json.JSONDecodeError as exc:
         raise ConfigError(source, [
             f"{source}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"]) from exc
+    except ValueError as exc:  # a number of more than 4300 digits
+        raise ConfigError(source, [f"{source}: invalid JSON: {exc}"]) from exc
+    except RecursionError as exc:
+        raise ConfigError(source, [f"{source}: invalid JSON: nested too deeply"]) from exc
 
 
 def config_records(path, key: str, source: str = CONTRACT_PATH) -> list[dict[str, str]] | None:
