@@ -226,6 +226,13 @@ def test_settings_are_frozen():
      "vrmonitor.toml: invalid TOML: Expected ']' at the end of a table declaration (at line 1, column 8)"),
     ("[health]\ntimeout = 3\n[health]\n",
      "vrmonitor.toml: invalid TOML: Cannot declare ('health',) twice (at line 3, column 8)"),
+    # found by tests/fuzz/test_fuzz_settings.py: nan passed every bound, deep nesting was a traceback
+    ("[health]\ntimeout = nan\n", "vrmonitor.toml: health.timeout: nan is not a finite number"),
+    ("[diagnostics]\ndeadline = nan\n",
+     "vrmonitor.toml: diagnostics.deadline: nan is not a finite number"),
+    ("[services]\nverify_interval = inf\n",
+     "vrmonitor.toml: services.verify_interval: inf is not a finite number"),
+    ("a = " + "[" * 3000 + "]" * 3000 + "\n", "vrmonitor.toml: invalid TOML: nested too deeply"),
 ])
 def test_one_bad_value(tmp_path, text, expected):
     assert problems_of(tmp_path, text) == [expected]

@@ -6,6 +6,7 @@ each naming the file and the dotted path of the value (`services.verify_interval
 """
 
 import logging
+import math
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -136,12 +137,14 @@ def load_settings(path, source: str | None = None) -> Settings:
     except tomllib.TOMLDecodeError as exc:
         # tomllib's message ends with "(at line L, column C)"
         raise ConfigError(source, [f"{source}: invalid TOML: {exc}"]) from exc
+    except RecursionError as exc:
+        raise ConfigError(source, [f"{source}: invalid TOML: nested too deeply"]) from exc
     return parse_settings(document, source)
 
 
 def parse_settings(document: Mapping, source: str) -> Settings:
     """Settings from an already parsed TOML document; ConfigError lists every problem."""
-    found = schema.validate(document, SCHEMA) + _range_problems(document)
+    found = schema.validate(document, SCHEMA) + _range_problems(document) + _non_finite(document)
     if found:
         raise ConfigError(source, [problem.line(source)
                                    for problem in sorted(found, key=schema.Problem.sort_key)])
@@ -197,6 +200,18 @@ def _range_problems(document: Mapping) -> list[schema.Problem]:
     if _positive_number(initial) and _positive_number(maximum) and maximum < initial:
         return [schema.Problem(("services", "backoff_max"),
                                f"{maximum!r} is less than services.backoff_initial ({initial!r})")]
+    return []
+
+
+def _non_finite(value, path: tuple = ()) -> list[schema.Problem]:
+    """TOML's nan and inf: every bound of the schema lets nan through (it compares false)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return [schema.Problem(path, f"{value!r} is not a finite number")]
+    if isinstance(value, Mapping):
+        return [problem for key, item in value.items() for problem in _non_finite(item, path + (key,))]
+    if isinstance(value, list):
+        return [problem for index, item in enumerate(value)
+                for problem in _non_finite(item, path + (index,))]
     return []
 
 
