@@ -53,6 +53,7 @@ class VmRoot:
         self.service = f"vrmonitor-{tag}-{os.getpid()}"
         self.init_script = Path("/etc/init.d") / self.service
         self.pidfile = self.root / "run" / f"{section}.pid"
+        self.starts_log = self.root / "run" / f"{section}.starts"  # a line per init-script start
         self.mark = f"VRMONITOR_TEST_MARK={self.service}-{time.time_ns()}"
         self.daemon: subprocess.Popen | None = None
 
@@ -67,8 +68,7 @@ class VmRoot:
             (self.root / folder).mkdir(parents=True, exist_ok=True)
             os.chmod(self.root / folder, 0o755)
         os.chmod(self.root.parent, 0o755)
-        executable = service_command.split()[0]
-        name = Path(executable).name
+        name = Path(service_command.split()[0]).name
         (self.root / "etc/monitor.conf").write_text(
             f"[{self.section}]\nprocessname={name}\nservicename={self.service}\npidfile={self.pidfile}\n")
         (self.root / "etc/vrmonitor/vrmonitor.toml").write_text(toml)
@@ -77,12 +77,19 @@ class VmRoot:
             script = self.root / "root/health_checks" / script_name
             script.write_text(text)
             script.chmod(0o755)
+        self.write_init_script(service_command)
+
+    def write_init_script(self, service_command: str) -> None:
+        """/etc/init.d/<service>, starting `service_command` (its executable first) in the
+        background with a pidfile, as Debian's init scripts do with start-stop-daemon."""
+        executable = service_command.split()[0]
         arguments = service_command.split(maxsplit=1)[1] if " " in service_command else ""
         self.init_script.write_text(f"""#!/bin/sh
 # vrmonitor's tests (tests/vmroot.py); removed by the test.
 PIDFILE={self.pidfile}
 case "$1" in
-  start) env {self.mark} start-stop-daemon --start --quiet --background --make-pidfile \\
+  start) date +%s.%N >> {self.starts_log}
+         env {self.mark} start-stop-daemon --start --quiet --background --make-pidfile \\
            --pidfile "$PIDFILE" --exec {executable} {arguments} ;;
   stop) start-stop-daemon --stop --quiet --oknodo --retry 5 --pidfile "$PIDFILE" --exec {executable}
         rm -f "$PIDFILE" ;;
@@ -161,6 +168,13 @@ esac
         feed = self.vrmonitor("alerts", "--format", "json", "--after", "0")
         assert feed.returncode == 0, feed.stderr
         return [json.loads(line) for line in feed.stdout.splitlines()]
+
+    def starts(self) -> int:
+        """How many times the init script was asked to start the service."""
+        try:
+            return len(self.starts_log.read_text().splitlines())
+        except FileNotFoundError:
+            return 0
 
     def service_pid(self) -> int | None:
         """The pidfile's PID when it is a live process started by this test's init script."""

@@ -29,6 +29,9 @@ class Observation:
     state: ServiceState
     identity: ProcessIdentity | None  # the process judged up, else None
     reason: str  # for people: why it is judged so
+    # The pidfile names a live namesake that started after it was written: a reused PID. An init
+    # script's `stop` would signal that unrelated process (start-stop-daemon matches name + PID).
+    stale_pidfile: bool = False
 
 
 def observe(processname: str, pidfile: str | None,
@@ -51,7 +54,8 @@ def observe(processname: str, pidfile: str | None,
     except OSError:
         written = None
     if written is not None and written < identity.start_time - PIDFILE_SLACK:
-        return _down(f"pidfile {pidfile} is stale: written before PID {pid} ({identity.name}) started")
+        return Observation(ServiceState.DOWN, None, f"pidfile {pidfile} is stale: written before "
+                           f"PID {pid} ({identity.name}) started", stale_pidfile=True)
     if known is not None and known.pid == pid and known.start_time != identity.start_time:
         return _down(f"PID {pid} was reused: started at {identity.start_time:.2f}, "
                      f"the {processname} seen before started at {known.start_time:.2f}")

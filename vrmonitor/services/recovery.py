@@ -1,8 +1,10 @@
 """One recovery attempt, run in a worker thread: config test, orphans, init system restart."""
 
 import logging
+import os
 
 from vrmonitor.services.configtest import ConfigGate
+from vrmonitor.services.detect import observe
 from vrmonitor.services.monitor import Outcome
 from vrmonitor.services.orphans import kill_orphans
 
@@ -33,5 +35,22 @@ def recover(entry, init, override=None, restart_timeout: float = 60.0,
         killed = kill_orphans(entry.processname, grace=ORPHAN_GRACE)
         if killed:
             LOG.info("killed orphaned %s processes %s before restarting", entry.processname, killed)
+    discard_stale_pidfile(entry)
     result = init.restart(service, timeout=restart_timeout)
     return Outcome("restarted" if result.ok else "failed", result.detail)
+
+
+def discard_stale_pidfile(entry) -> None:
+    """Remove a pidfile whose PID now belongs to a namesake started after it was written.
+
+    Left in place, the init script's restart would stop that unrelated process (it matches
+    the pidfile's PID and the executable's name) and then refuse to start the service because
+    "it is already running"."""
+    seen = observe(entry.processname, entry.pidfile)
+    if not seen.stale_pidfile:
+        return
+    try:
+        os.unlink(entry.pidfile)
+    except FileNotFoundError:
+        return
+    LOG.warning("removed %s before restarting %s: %s", entry.pidfile, entry.processname, seen.reason)
