@@ -107,6 +107,36 @@ def test_a_message_cannot_split_the_line_or_the_alert(paths):
     assert alerts == ["2026-01-01 00:00:00,000 [ALERT] [svc] first line second n part"]
 
 
+def test_a_doubled_backslash_before_n_cannot_split_the_alert_either(paths):
+    """Found by tests/fuzz/test_fuzz_alerts.py: a single replace left a backslash-n behind."""
+    writer = AlertWriter(paths, clock=FakeClock("2026-01-01 00:00:00.0"))
+    writer.write("ALERT", "svc", "a \\\\n b \\\\\\nn c")
+    code, out, _ = run_compat(paths)
+    alerts, timestamp = router_alerts(out)
+    assert alerts == ["2026-01-01 00:00:00,000 [ALERT] [svc] a n b nn c"]
+
+
+def test_lines_stamped_with_other_digits_are_not_alerts(paths):
+    """Found by fuzzing: `\\d` took Arabic-Indic digits, which sort after every real stamp."""
+    write_log(paths, "\u0662\u0660\u0662\u0664-05-01 10:03:05,200 [INFO] [a] b\n\n"
+                     "2024-05-01 10:03:05,200 [INFO] [a] b\n\n")
+    code, out, _ = run_compat(paths, "\u0662\u0660\u0662\u0664-05-01", "10:00:00")
+    assert (code, out) == (0, "2024-05-01 10:03:05,200 [INFO] [a] b\\n\n")
+
+
+def test_a_journal_or_polls_file_nested_too_deeply_is_passed_over(paths):
+    """Found by fuzzing: json.loads raises RecursionError, which the readers did not expect."""
+    writer = AlertWriter(paths, clock=FakeClock("2026-01-01 00:00:00.0"))
+    writer.write("INFO", "svc", "one")
+    store = AlertStore(paths)
+    with open(store.journal, "ab") as journal:
+        journal.write(b"[" * 100_000 + b"\n")
+    store.polls_file.write_bytes(b"[" * 100_000)
+    code, out, _ = run_compat(paths, "2025-12-31", "23:59:59")
+    assert (code, out) == (0, "2026-01-01 00:00:00,000 [INFO] [svc] one\\n\n")
+    assert AlertWriter(paths).write("INFO", "svc", "two").seq == 2
+
+
 def test_sequence_numbers_continue_across_writers_and_rotations(paths):
     for i in range(30):
         AlertWriter(paths, max_bytes=400, backups=3).write("INFO", "svc", f"alert {i}")

@@ -126,7 +126,7 @@ def _seq_of(store: AlertStore, line: str) -> int | None:
 def _read_polls(store: AlertStore) -> dict[str, int]:
     try:
         data = json.loads(store.polls_file.read_bytes())
-    except (FileNotFoundError, ValueError):
+    except (FileNotFoundError, ValueError, RecursionError):
         return {}
     if not isinstance(data, dict):
         return {}

@@ -103,7 +103,7 @@ def _generations(base: Path, compressed: bool) -> list[Path]:
 def decode_record(line: bytes) -> dict | None:
     try:
         record = json.loads(line)
-    except ValueError:
+    except (ValueError, RecursionError):  # a torn or garbled line, nested too deeply even
         return None
     if isinstance(record, dict) and isinstance(record.get("seq"), int) and isinstance(record.get("line"), str):
         return record

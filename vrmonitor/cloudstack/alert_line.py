@@ -15,8 +15,9 @@ NO_ALERTS = "No Alerts"
 SEPARATOR = "\\n"  # the two characters backslash and n
 
 # What every line vrmonitor returns must start with; the MS needs the seconds before the comma.
-STAMP = re.compile(r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),\d{3} ")
-THRESHOLD = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")
+# ASCII digits only: other scripts' digits would sort after every real stamp.
+STAMP = re.compile(r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),\d{3} ", re.ASCII)
+THRESHOLD = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,9 @@ def clean_text(text: str) -> str:
     `read` without -r dropped it.
     """
     text = "".join(" " if ch < " " or ch == "\x7f" else ch for ch in text)
-    return text.replace("\\n", "n")
+    while "\\n" in text:  # once is not enough: `\\n` leaves `\n`
+        text = text.replace("\\n", "n")
+    return text
 
 
 def format_line(when: datetime, severity: str, name: str, message: str) -> str:
