@@ -82,7 +82,7 @@ class HealthEngine:
             os.close(fd)  # releases the lock
 
     def _perform(self, kind: str) -> RunOutcome:
-        start = time.time()
+        start, clock = time.time(), time.monotonic()
         entries: dict = {}
         failing: list[str] = []
         notes = []
@@ -119,7 +119,7 @@ class HealthEngine:
         else:
             notes.append("health_checks_enabled is false: checks not run")
         end = time.time()
-        entries["lastRun"] = last_run(start, end)
+        entries["lastRun"] = last_run(start, end, time.monotonic() - clock)
         write_results(self.paths.results_file(kind), self.paths.failing_file(kind), render(entries), failing)
         self._remember(results, end)
         summary = f"{kind} run: {len(entries) - 1} results, {len(failing)} failing"
