@@ -1,5 +1,6 @@
 """The atomic-write helper: readers see the old file or the new one, never a part."""
 
+import errno
 import os
 import random
 import signal
@@ -81,3 +82,27 @@ def test_a_temporary_of_a_live_writer_is_left_alone(tmp_path):
     live.write_bytes(b"in progress")
     atomic_write(target, b"new")
     assert live.exists()
+
+
+FILE_TOO_BIG = """
+import resource, signal, sys
+from vrmonitor.system.files import atomic_write
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (10, 10))
+try:
+    atomic_write(sys.argv[1], b"x" * 100)
+except OSError as exc:
+    print(exc.errno, exc.filename)
+"""
+
+
+def test_a_failed_write_names_the_target_and_the_error(tmp_path):
+    """A write the kernel refuses (here: over RLIMIT_FSIZE; a full disk alike) names no file
+    by itself; the error raised names the target, so logs say what could not be written."""
+    target = tmp_path / "results.json"
+    target.write_bytes(b"old")
+    child = subprocess.run([sys.executable, "-c", FILE_TOO_BIG, str(target)], capture_output=True,
+                           text=True, cwd=Path(__file__).resolve().parents[2], check=True)
+    assert child.stdout == f"{errno.EFBIG} {target}\n"
+    assert target.read_bytes() == b"old"
+    assert os.listdir(tmp_path) == ["results.json"]

@@ -20,8 +20,11 @@ def atomic_write(path: str | os.PathLike, data: bytes | str, mode: int = 0o644) 
         data = data.encode("utf-8")
     target.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_temps(target)
-    fd, temp = tempfile.mkstemp(prefix=f".{target.name}{TEMP_MARK}{os.getpid()}-",
-                                dir=target.parent)
+    try:
+        fd, temp = tempfile.mkstemp(prefix=f".{target.name}{TEMP_MARK}{os.getpid()}-",
+                                    dir=target.parent)
+    except OSError as exc:
+        raise _naming(target, exc) from exc
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -29,10 +32,20 @@ def atomic_write(path: str | os.PathLike, data: bytes | str, mode: int = 0o644) 
             os.fchmod(handle.fileno(), mode)
             os.fsync(handle.fileno())
         os.replace(temp, target)
+    except OSError as exc:
+        _unlink_quietly(temp)
+        raise _naming(target, exc) from exc
     except BaseException:
         _unlink_quietly(temp)
         raise
     fsync_dir(target.parent)
+
+
+def _naming(target: Path, exc: OSError) -> OSError:
+    """The error with `target` as its file: a failed write names no file, and a failed create
+    names the temporary, so a full or read-only disk would be reported without saying what
+    could not be written."""
+    return OSError(exc.errno, exc.strerror, str(target)) if exc.errno else exc
 
 
 def fsync_dir(folder: str | os.PathLike) -> None:
