@@ -283,3 +283,21 @@ def test_an_internal_error_in_an_entry_point_is_one_line_on_stderr_and_nothing_o
     assert code == 1 and out == ""
     assert err.startswith("getRouterAlerts.sh: ") and err.count("\n") == 1
     assert "Traceback" not in err
+
+
+def test_a_poll_with_an_unknown_timestamp_does_not_take_same_second_alerts_from_the_ms(paths):
+    """Regression (issue 9 load test): a first poll or a manual call answered in the second the
+    management server holds moved that second's record on, and the MS never got the alerts
+    written in that second after its own poll."""
+    clock = FakeClock("2026-03-01 12:00:00.100")
+    writer = AlertWriter(paths, clock=clock)
+    store = AlertStore(paths)
+    writer.write("ALERT", "a", "first")
+    _, ms_timestamp = router_alerts(answer(poll(store, "1970-01-01 00:00:00")))
+    clock.now += 0.5  # same second, after the MS's poll
+    writer.write("ALERT", "b", "second")
+    for other in ("1970-01-01 00:00:00", None, "2026-03-01 11:59:59"):  # first poll, no args, unknown
+        assert router_alerts(answer(poll(store, other)))[0][-1].endswith("[b] second")
+    alerts, _ = router_alerts(answer(poll(store, ms_timestamp)))
+    assert alerts == ["2026-03-01 12:00:00,600 [ALERT] [b] second"]
+    assert answer(poll(store, ms_timestamp)) == "No Alerts\n"

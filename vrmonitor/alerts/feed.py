@@ -58,10 +58,11 @@ def poll(store: AlertStore, threshold: str | None, remember: bool = True) -> lis
             records = store.records_after(polls[threshold])
             if records is not None:
                 lines = [record["line"] for record in records]
+        known = lines is not None  # the caller continues an answer: the management server
         if lines is None:
             lines = legacy_lines(store, threshold)
         if remember and lines:
-            _remember(store, polls, lines[-1])
+            _remember(store, polls, lines[-1], replace=known)
     return lines
 
 
@@ -93,11 +94,16 @@ def json_feed(store: AlertStore, after: int | None = None, since: str | None = N
     return feed
 
 
-def _remember(store: AlertStore, polls: dict[str, int], newest_line: str) -> None:
+def _remember(store: AlertStore, polls: dict[str, int], newest_line: str, replace: bool) -> None:
+    """Record the answer under its newest second. An answer to an unknown timestamp (a first
+    poll, a manual call) never replaces a record: the management server may hold that second
+    with an older seq, and moving it on would hide the alerts in between from its next poll."""
+    second = _second(newest_line)
+    if second in polls and not replace:
+        return
     seq = _seq_of(store, newest_line)
     if seq is None:
         return  # a line vrmonitor did not write: the next poll uses the timestamp rule
-    second = _second(newest_line)
     polls.pop(second, None)
     polls[second] = seq
     kept = dict(list(polls.items())[-REMEMBERED_POLLS:])
