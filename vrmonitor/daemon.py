@@ -21,6 +21,7 @@ from vrmonitor.cloudstack.service_results import service_entries
 from vrmonitor.config.settings import load_settings
 from vrmonitor.errors import ConfigError
 from vrmonitor.export import prometheus
+from vrmonitor.export.loop_lag import LoopLag
 from vrmonitor.health.run import HealthEngine
 from vrmonitor.health.scheduler import HealthScheduler
 from vrmonitor.paths import Paths
@@ -59,7 +60,7 @@ class Daemon:
         self._flags = _Flags()
         self._last_snapshot = None
         self._started = None  # set in run(): python-daemon forks between __init__ and run
-        self._loop_lag = 0.0  # the worst delay behind schedule since the last export
+        self._loop_lag = LoopLag()  # how late the loop wakes for its schedule
 
     def run(self) -> int:
         """Monitor until SIGTERM or SIGINT; return the exit code (0)."""
@@ -89,6 +90,10 @@ class Daemon:
     def _build_monitor(self, selector, wake_write: int) -> ServiceMonitor:
         services = self.settings.services
         alerts = AlertWriter(self.paths, self.settings.alerts.max_bytes, self.settings.alerts.backups)
+        try:
+            alerts.repair_legacy_log()  # a writer killed between the journal and the legacy log
+        except OSError as exc:
+            LOG.error("cannot repair %s: %s", self.paths.alert_log, exc)
         source = MonitorConfSource(self.paths.monitor_conf)
 
         def wake() -> None:
@@ -187,8 +192,9 @@ class Daemon:
                       next_export if export else float("inf"))
             timeout = max(0.0, due - time.monotonic())
             events = selector.select(timeout)
-            if not events:  # woken by the schedule: how late is the loop?
-                self._loop_lag = max(self._loop_lag, time.monotonic() - due)
+            woke = time.monotonic()
+            if woke >= due:  # the schedule was due (an event may have come at the same time): how late?
+                self._loop_lag.observe(woke - due)
             for key, _ in events:
                 if key.data is None:
                     _drain(wake_read)
@@ -227,9 +233,8 @@ class Daemon:
                 pass
         last = AlertStore(self.paths).last_record()
         text = prometheus.render(self._last_snapshot or {}, checks if isinstance(checks, dict) else {},
-                                 run_times, last["seq"] if last else 0, self._loop_lag,
-                                 self._started or 0.0)
-        self._loop_lag = 0.0
+                                 run_times, last["seq"] if last else 0, self._loop_lag.take_worst(),
+                                 self._started or 0.0, self._loop_lag)
         try:
             prometheus.write(self.paths, text)
         except OSError as exc:

@@ -52,3 +52,33 @@ def test_a_wall_clock_step_is_logged_and_a_steady_clock_is_not(caplog):
     fresh = _check_clock(stepped, now)
     assert fresh[0] == now
     assert "the wall clock stepped by -3600" in caplog.records[0].getMessage()
+
+
+def test_loop_lag_histogram_is_cumulative_and_bounded():
+    from vrmonitor.export.loop_lag import BUCKETS, LoopLag
+
+    lag = LoopLag()
+    for seconds in (0.0005, 0.001, 0.004, 0.05, 0.051, 7.0, -0.001):
+        lag.observe(seconds)
+    assert lag.take_worst() == 7.0 and lag.take_worst() == 0.0
+    text = prometheus.render({}, {}, {}, 0, 0.0, 0.0, lag)
+    samples = [line for line in text.splitlines() if line.startswith(prometheus.LAG_HISTOGRAM)]
+    assert samples == [
+        'vrmonitor_loop_lag_histogram_seconds_bucket{le="0.001"} 3',
+        'vrmonitor_loop_lag_histogram_seconds_bucket{le="0.002"} 3',
+        'vrmonitor_loop_lag_histogram_seconds_bucket{le="0.005"} 4',
+        'vrmonitor_loop_lag_histogram_seconds_bucket{le="0.01"} 4',
+        'vrmonitor_loop_lag_histogram_seconds_bucket{le="0.02"} 4',
+        'vrmonitor_loop_lag_histogram_seconds_bucket{le="0.05"} 5',
+        'vrmonitor_loop_lag_histogram_seconds_bucket{le="0.1"} 6',
+        'vrmonitor_loop_lag_histogram_seconds_bucket{le="0.2"} 6',
+        'vrmonitor_loop_lag_histogram_seconds_bucket{le="0.5"} 6',
+        'vrmonitor_loop_lag_histogram_seconds_bucket{le="1.0"} 6',
+        'vrmonitor_loop_lag_histogram_seconds_bucket{le="2.0"} 6',
+        'vrmonitor_loop_lag_histogram_seconds_bucket{le="5.0"} 6',
+        'vrmonitor_loop_lag_histogram_seconds_bucket{le="+Inf"} 7',
+        "vrmonitor_loop_lag_histogram_seconds_sum 7.1065",
+        "vrmonitor_loop_lag_histogram_seconds_count 7",
+    ]
+    assert "# TYPE vrmonitor_loop_lag_histogram_seconds histogram" in text
+    assert len(lag.counts) == len(BUCKETS)  # fixed size, however many observations

@@ -5,9 +5,13 @@ collector's folder) whenever the daemon's picture changes, and at least every RE
 `[export] prometheus`: "auto" (the default) writes when that folder exists, "on" always, "off" never.
 """
 
+import math
+
+from vrmonitor.export.loop_lag import LoopLag
 from vrmonitor.system.files import atomic_write
 
 REFRESH = 30.0
+LAG_HISTOGRAM = "vrmonitor_loop_lag_histogram_seconds"
 
 
 def enabled(setting: str, paths) -> bool:
@@ -17,7 +21,7 @@ def enabled(setting: str, paths) -> bool:
 
 
 def render(services: dict, checks: dict, run_times: dict, alerts_total: int, loop_lag: float,
-           started: float) -> str:
+           started: float, lag_histogram: LoopLag | None = None) -> str:
     """The metrics, in the text exposition format."""
     lines: list[str] = []
 
@@ -53,7 +57,19 @@ def render(services: dict, checks: dict, run_times: dict, alerts_total: int, loo
            [({}, alerts_total)])
     metric("vrmonitor_loop_lag_seconds", "gauge",
            "Largest delay of the main loop behind its schedule since the last export.", [({}, loop_lag)])
+    if lag_histogram is not None:
+        lines.extend(_histogram(LAG_HISTOGRAM, "Delays of the main loop behind its schedule.", lag_histogram))
     return "\n".join(lines) + "\n"
+
+
+def _histogram(name: str, text: str, lag: LoopLag) -> list[str]:
+    lines = [f"# HELP {name} {text}", f"# TYPE {name} histogram"]
+    for bound, count in lag.cumulative():
+        le = "+Inf" if math.isinf(bound) else repr(bound)
+        lines.append(f'{name}_bucket{{le="{le}"}} {count}')
+    lines.append(f"{name}_sum {_number(lag.total)}")
+    lines.append(f"{name}_count {sum(lag.counts)}")
+    return lines
 
 
 def write(paths, text: str) -> None:
