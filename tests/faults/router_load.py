@@ -44,8 +44,8 @@ PUMP_LIMIT = 180  # pumped alerts at most, well inside BACKUPS generations
 PUMP_PAUSE = 0.15  # a log rotation every ~2 s
 
 
-def build(vm: VmRoot) -> None:
-    vm.build(TOML, CHECKS)
+def build(vm: VmRoot, toml: str = TOML) -> None:
+    vm.build(toml, CHECKS)
     install_entry_points(vm.root)
     (vm.root / "var/lib/prometheus/node-exporter").mkdir(parents=True, exist_ok=True)
 
