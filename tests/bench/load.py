@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from tests.bench.report import Row
+from tests.bench.slices import Slices
 from tests.faults import router_load
 from tests.faults.router_load import Churn, burst, call_mix
 from tests.vmroot import VmRoot, require_root, wait_for
@@ -65,9 +66,15 @@ def run() -> list[Row]:
     rounds = int(os.environ.get(ROUNDS_ENV, "3"))
     folder = Path(tempfile.mkdtemp(prefix="vrmonitor-bench-load-"))
     vm = VmRoot(folder, tag="benchload", section=router_load.SECTION)
+    slices = None
     try:
         router_load.build(vm, BENCH_TOML)
         live = router_load.start(vm)
+        # As under systemd: the daemon (and its checks) in its unit's slice with the unit's
+        # CPUQuota=, the management server's commands (started from here) in user.slice.
+        slices = Slices()
+        slices.place(live.pid, slices.system)
+        slices.place(os.getpid(), slices.user)
         prom = vm.root / "var/lib/prometheus/node-exporter/vrmonitor.prom"
         stamp = next_export(prom, wait_for(lambda: prom.exists() and prom.stat().st_mtime_ns, "the export"))
         at_rest = histogram(prom)
@@ -91,6 +98,8 @@ def run() -> list[Row]:
         after = histogram(prom)
         live.stop()
     finally:
+        if slices is not None:
+            slices.close()
         vm.cleanup()
         shutil.rmtree(folder, ignore_errors=True)
     idle_p99, idle_n, idle_spread = p99(at_rest, loaded)
