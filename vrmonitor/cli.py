@@ -83,6 +83,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except OSError as exc:  # the machine refused (a full disk, a read-only mount): not a bug
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"vrmonitor: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 1
     except Exception as exc:  # the process boundary: one line, the trace only on request
         if os.environ.get(DEBUG_ENV):
             raise

@@ -86,3 +86,12 @@ def test_the_daemon_does_not_load_scapy():
     probe = ("import sys\nimport vrmonitor.daemon, vrmonitor.commands.run\n"
              "print(sorted(m for m in sys.modules if m.split('.')[0] == 'scapy'))")
     assert run_cli("-c", probe).stdout.splitlines()[-1] == "[]"
+
+
+def test_a_refused_file_operation_is_one_line_naming_the_file(tmp_path, capsys):
+    log = tmp_path / "var/log/routerServiceMonitor.log"
+    log.mkdir(parents=True)  # a folder where the alert log must be: the write is refused
+    assert main(["--root", str(tmp_path), "raise-alert", "dnsmasq", "down"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == f"vrmonitor: {log}: Is a directory\n"
