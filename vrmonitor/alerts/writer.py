@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from vrmonitor.alerts.store import AlertStore
+from vrmonitor.alerts.store import AlertStore, decode_record, reverse_lines
 from vrmonitor.clock import SystemClock
 from vrmonitor.cloudstack.alert_line import SEVERITIES, clean_text, format_line
 from vrmonitor.paths import Paths
@@ -53,6 +53,7 @@ class AlertWriter:
             raise ValueError(f"severity must be one of {', '.join(SEVERITIES)}, not {severity!r}")
         when = datetime.fromtimestamp(self.clock.wall()).astimezone()
         with self.store.locked(exclusive=True):
+            self._repair_legacy_log()
             last = self.store.last_record()
             alert = Alert(seq=(last["seq"] if last else 0) + 1,
                           time=when.isoformat(timespec="microseconds"), boot_id=self.boot_id,
@@ -68,10 +69,60 @@ class AlertWriter:
             _append(self.store.log, legacy)
         return alert
 
+    def repair_legacy_log(self) -> None:
+        """At start-up: the legacy line of a writer that died after its journal record."""
+        with self.store.locked(exclusive=True):
+            self._repair_legacy_log()
+
+    def _repair_legacy_log(self) -> None:
+        """Append the journal's last line to the legacy log when the log lacks it (lock held)."""
+        line = missing_legacy_line(self.store)
+        if line is None:
+            return
+        LOG.warning("the legacy alert log lacked the journal's last alert (a writer died between "
+                    "the two): appended %r", line)
+        legacy = (line + "\n\n").encode("utf-8")
+        self._rotate_if_full(self.store.log, len(legacy), compressed_too=True)
+        _append(self.store.log, legacy)
+
     def _rotate_if_full(self, path: Path, adding: int, compressed_too: bool) -> None:
         if _size(path) + adding > self.max_bytes:
             LOG.info("rotating %s", path)
             _shift(path, self.backups, compressed_too)
+
+
+def missing_legacy_line(store: AlertStore) -> str | None:
+    """The journal's last line if a writer died after its journal record and before its log line.
+
+    Writers hold the lock from one append to the other, so only the last record can lack its line.
+    It does when the log's newest lines reach the record before it (lines of other writers are
+    passed over), or when the journal has one record and the log no line. When neither is found (logrotate
+    truncated or compressed the log) nothing is appended: better a missing line than a repeat.
+    """
+    records = []
+    for path in store.journal_generations():
+        for raw in reverse_lines(path):
+            record = decode_record(raw)
+            if record is not None:
+                records.append(record["line"])
+            if len(records) == 2:
+                break
+        if len(records) == 2:
+            break
+    if not records:
+        return None
+    last, previous = records[0], records[1] if len(records) > 1 else None
+    seen_lines = False
+    for path in store.log_generations()[:2]:  # the current log and the one vrmonitor's rotation made
+        if path.suffix == ".gz":
+            return None
+        for raw in reverse_lines(path):
+            seen_lines = True
+            if raw == last.encode("utf-8"):
+                return None
+            if previous is not None and raw == previous.encode("utf-8"):
+                return last
+    return last if previous is None and not seen_lines else None
 
 
 def read_boot_id() -> str:

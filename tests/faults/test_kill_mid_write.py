@@ -1,0 +1,183 @@
+"""kill -9 of the daemon (and of getRouterAlerts.sh) at a chosen system call of a write.
+
+strace injects SIGKILL on entry to the chosen call (`-P` picks the file when the call names it;
+`-b execve` leaves the checks and init scripts the daemon starts alone). The moments:
+- the daemon's first publish of daemon.json: temp file written, before its rename;
+- a basic run's results: temp file written, before its rename (strace attached to the idle
+  daemon, then a run started through health_checks_data.json);
+- the alert journal append (the service was killed: the daemon is writing "not running");
+- between the journal record and its legacy log line (repaired at the next start);
+- getRouterAlerts.sh writing polls.json: the management server gets no answer.
+After each kill the daemon is started again (the service it did not restart is down). Then:
+every JSON file is whole, no temporary file is left, the journal is seq 1..N, the legacy log
+is exactly the journal's lines (contract 2.4's bytes), the management server's polls deliver
+each alert exactly once, and the next basic run writes results.
+"""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from tests.faults.live_daemon import LiveDaemon, results
+from tests.faults.ms_poller import AlertPoller, install_entry_points
+from tests.vmroot import FAST_SERVICES_TOML, VmRoot, check_script, require_root, wait_for
+from vrmonitor.system.files import TEMP_MARK
+
+pytestmark = [pytest.mark.root, pytest.mark.faults, pytest.mark.slow]
+
+TOML = FAST_SERVICES_TOML + "stable_after = 0.2\n"
+DOWN = "[INFO] [sleep] The process sleep is not running trying recover"
+
+
+def killed_at(syscall: str, path: Path | None = None) -> tuple[str, ...]:
+    """A prefix running a command under strace that SIGKILLs it on entering `syscall` (the first
+    one naming `path`)."""
+    return ("strace", "-f", "-b", "execve", "-qqq", "-o", "/dev/null", "-e", f"trace={syscall}",
+            "-e", f"inject={syscall}:signal=KILL:when=1", *(("-P", str(path)) if path else ()))
+
+
+def temps(root: Path) -> list[Path]:
+    return [p for p in root.rglob(f"*{TEMP_MARK}*") if p.is_file()]
+
+
+class Router:
+    def __init__(self, folder: Path):
+        self.vm = VmRoot(folder, tag="killwrite")
+        self.vm.build(TOML, {"ok_check.sh": check_script("basic", 0, 0, "ok")})
+        self.vm.write_health_data(1, health_checks_advanced_run_interval=0)
+        install_entry_points(self.vm.root)
+        self.ms = AlertPoller(self.vm.root)
+        self.journal = self.vm.root / "var/lib/vrmonitor/alerts/journal.jsonl"
+        self.legacy = self.vm.root / "var/log/routerServiceMonitor.log"
+        self.basic = self.vm.root / "root/basic_monitor_results.json"
+        self.daemon: LiveDaemon | None = None
+        assert self.vm.service_ctl("start").returncode == 0
+        wait_for(self.vm.service_pid, "the service started")
+
+    def start(self, prefix: tuple[str, ...] = ()) -> LiveDaemon:
+        self.daemon = LiveDaemon(self.vm, prefix)
+        return self.daemon
+
+    def service(self) -> str | None:
+        return self.vm.state().get("services", {}).get(self.vm.section, {}).get("state")
+
+    def wait_killed(self) -> None:
+        """The daemon under strace died of the injected SIGKILL."""
+        code = self.daemon.process.wait(timeout=60)
+        assert code in (-signal.SIGKILL, 128 + signal.SIGKILL), f"exit {code}:\n{self.daemon.log()}"
+
+    def restart_and_verify(self) -> None:
+        """The daemon again: it recovers the service; then everything that must hold."""
+        daemon = self.start()
+        wait_for(lambda: daemon.running() and self.vm.sees_service_up() and self.vm.service_pid(),
+                 "the restarted daemon has the service up", within=30)
+        before = self.basic.stat().st_mtime_ns if self.basic.exists() else 0
+        history = self.vm.root / "var/lib/vrmonitor/health-history.json"
+        wait_for(lambda: daemon.running() and self.basic.exists() and self.basic.stat().st_mtime_ns > before
+                 and history.exists() and history.stat().st_mtime_ns >= self.basic.stat().st_mtime_ns,
+                 "the restarted daemon's basic run writes results", within=90)
+        assert "ok_check.sh" in results(self.basic)
+        for name in ("var/lib/vrmonitor/daemon.json", "var/lib/vrmonitor/health-history.json"):
+            results(self.vm.root / name)
+        journal = daemon.alerts()
+        assert [a["seq"] for a in journal] == list(range(1, len(journal) + 1)), journal
+        legacy = self.legacy.read_bytes() if self.legacy.exists() else b""
+        assert legacy == "".join(a["line"] + "\n\n" for a in journal).encode()
+        undelivered = [a["line"] for a in journal][len(self.ms.delivered):]
+        assert self.ms.new_alerts() == undelivered
+        assert self.ms.delivered == [a["line"] for a in journal]
+        assert self.ms.new_alerts() == []
+        daemon.stop()
+        assert temps(self.vm.root) == []
+
+    def kill_service(self) -> None:
+        os.kill(self.vm.service_pid(), signal.SIGKILL)
+
+
+@pytest.fixture
+def router():
+    require_root("the kill-mid-write test")
+    if shutil.which("strace") is None:
+        pytest.fail("strace is missing: apt-get install strace", pytrace=False)
+    folder = Path(tempfile.mkdtemp(prefix=f"vrmonitor-killwrite-{os.getpid()}-"))
+    r = Router(folder)
+    try:
+        yield r
+    finally:
+        if r.daemon is not None:
+            r.vm.daemon = r.daemon.process
+        r.vm.cleanup()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_kill_before_the_rename_of_daemon_json(router):
+    state = router.vm.root / "var/lib/vrmonitor/daemon.json"
+    router.start(killed_at("rename"))  # the daemon's first rename is its first publish
+    router.wait_killed()
+    assert not state.exists()
+    assert [p.name.split(TEMP_MARK)[0] for p in temps(router.vm.root)] == [".daemon.json"]
+    router.restart_and_verify()
+
+
+def test_kill_before_the_rename_of_a_results_file(router):
+    daemon = router.start()
+    history = router.vm.root / "var/lib/vrmonitor/health-history.json"
+    wait_for(lambda: daemon.running() and history.exists(), "the first basic run, all written", within=60)
+    first = router.basic.read_bytes()
+    tracer = subprocess.Popen(["strace", "-p", str(daemon.pid), "-f", "-b", "execve", "-o", "/dev/null",
+                               "-e", "trace=rename", "-e", "inject=rename:signal=KILL:when=1"],
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        # "Process PID attached [with N threads]": said once every thread is attached.
+        line = tracer.stderr.readline()
+        assert line.startswith(f"strace: Process {daemon.pid} attached"), line
+        router.vm.write_health_data(2, health_checks_advanced_run_interval=0)  # a new schedule: a run now
+        router.wait_killed()
+    finally:
+        tracer.wait(timeout=30)
+    assert router.basic.read_bytes() == first, "the previous results stay whole"
+    assert [p.name.split(TEMP_MARK)[0] for p in temps(router.vm.root)] == [".basic_monitor_results.json"]
+    router.restart_and_verify()
+
+
+def test_kill_during_the_alert_journal_append(router):
+    router.start(killed_at("write", router.journal))
+    wait_for(lambda: router.daemon.running() and router.service() == "up", "the daemon sees the service up")
+    router.kill_service()  # the daemon writes "not running trying recover": killed at the journal
+    router.wait_killed()
+    assert router.journal.read_bytes() == b"" and not router.legacy.exists()
+    router.restart_and_verify()
+    assert router.ms.delivered[0].endswith(DOWN)
+
+
+def test_kill_between_the_journal_record_and_its_legacy_line_is_repaired(router):
+    router.start(killed_at("write", router.legacy))
+    wait_for(lambda: router.daemon.running() and router.service() == "up", "the daemon sees the service up")
+    router.kill_service()
+    router.wait_killed()
+    records = [json.loads(line) for line in router.journal.read_text().splitlines()]
+    assert [r["seq"] for r in records] == [1] and records[0]["line"].endswith(DOWN)
+    assert router.legacy.read_bytes() == b""
+    router.restart_and_verify()  # the legacy log is exactly the journal: line 1 was appended
+    assert "the legacy alert log lacked the journal's last alert" in router.daemon.log()
+
+
+def test_kill_of_get_router_alerts_while_it_records_the_poll(router):
+    daemon = router.start()
+    wait_for(lambda: daemon.running() and router.vm.sees_service_up(), "the daemon sees the service up")
+    router.kill_service()
+    wait_for(lambda: daemon.running() and len(daemon.alerts()) >= 2, "the daemon's recovery alerts")
+    assert router.ms.new_alerts()  # a first answer: polls.json now exists
+    router.kill_service()
+    wait_for(lambda: daemon.running() and len(daemon.alerts()) >= 4, "the second recovery's alerts")
+    killed = router.ms.poll(wrap=killed_at("rename"))  # polls.json's rename is its only one
+    assert killed.returncode in (-signal.SIGKILL, 128 + signal.SIGKILL) and killed.stdout == ""
+    assert [p.name.split(TEMP_MARK)[0] for p in temps(router.vm.root)] == [".polls.json"]
+    daemon.stop()
+    router.restart_and_verify()  # the unanswered alerts arrive at the next poll, once
