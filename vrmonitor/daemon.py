@@ -94,10 +94,6 @@ class Daemon:
             alerts.repair_legacy_log()  # a writer killed between the journal and the legacy log
         except OSError as exc:
             LOG.error("cannot repair %s: %s", self.paths.alert_log, exc)
-        try:
-            alerts.repair_legacy_log()  # a writer killed between the journal and the legacy log
-        except OSError as exc:
-            LOG.error("cannot repair %s: %s", self.paths.alert_log, exc)
         source = MonitorConfSource(self.paths.monitor_conf)
 
         def wake() -> None:
