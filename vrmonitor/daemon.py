@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from vrmonitor.alerts.store import AlertStore
+from vrmonitor.alerts.held import HeldAlerts
 from vrmonitor.alerts.writer import AlertWriter, read_boot_id
 from vrmonitor.cloudstack.service_results import service_entries
 from vrmonitor.config.settings import load_settings
@@ -61,6 +62,7 @@ class Daemon:
         self._last_snapshot = None
         self._started = None  # set in run(): python-daemon forks between __init__ and run
         self._loop_lag = LoopLag()  # how late the loop wakes for its schedule
+        self._alerts: HeldAlerts | None = None  # set in _build_monitor
 
     def run(self) -> int:
         """Monitor until SIGTERM or SIGINT; return the exit code (0)."""
@@ -81,6 +83,8 @@ class Daemon:
             self.notifier.stopping()
             health.close()
             monitor.close()
+            if self._alerts is not None and not self._alerts.flush():
+                LOG.error("exiting with %d alerts the disk did not take", len(self._alerts))
             self._restore_signals(previous)
             selector.close()
             os.close(wake_read)
@@ -89,11 +93,12 @@ class Daemon:
 
     def _build_monitor(self, selector, wake_write: int) -> ServiceMonitor:
         services = self.settings.services
-        alerts = AlertWriter(self.paths, self.settings.alerts.max_bytes, self.settings.alerts.backups)
+        writer = AlertWriter(self.paths, self.settings.alerts.max_bytes, self.settings.alerts.backups)
         try:
-            alerts.repair_legacy_log()  # a writer killed between the journal and the legacy log
+            writer.repair_legacy_log()  # a writer killed between the journal and the legacy log
         except OSError as exc:
             LOG.error("cannot repair %s: %s", self.paths.alert_log, exc)
+        alerts = self._alerts = HeldAlerts(writer)  # a full /var delays alerts, never loses them
         source = MonitorConfSource(self.paths.monitor_conf)
 
         def wake() -> None:
@@ -175,6 +180,8 @@ class Daemon:
                 self._flags.reload = False
                 self._reload(monitor, health)
             monitor.tick(now)
+            if len(self._alerts):
+                self._alerts.flush()
             health.tick(now)
             changed = self._publish(monitor)
             if changed:

@@ -4,12 +4,14 @@ file while health runs and alerts happen, then freed.
 
 What must hold: the daemon keeps running and keeps the service up (it restarts it after a kill
 while the disk is full); the results written before stay whole and unchanged, no temporary
-file is left; the failed writes are logged naming the file and the error; the alert that could
-not be written is not half-written anywhere; once the filler is gone the next run writes
-results again and a later alert arrives, with the journal gapless from seq 1.
+file is left; the failed writes are logged naming the file and the error; the alerts that could
+not be written are not half-written anywhere but held; once the filler is gone they arrive with
+the time they happened, the next run writes results again and a later alert arrives, with the
+journal gapless from seq 1.
 """
 
 import errno
+from datetime import datetime
 import os
 import shutil
 import signal
@@ -97,7 +99,7 @@ def test_full_root_and_var_keep_the_daemon_monitoring_and_lose_nothing():
         assert "Traceback" not in raised.stderr and raised.stdout == ""
         os.kill(second_pid, signal.SIGKILL)
         unwritten = daemon.wait_log("cannot write alert", after=mark)
-        assert NO_SPACE in unwritten, unwritten
+        assert NO_SPACE in unwritten and "held until the disk takes them" in unwritten, unwritten
         service = wait_for(lambda: daemon.running() and vm.service_pid() not in (None, second_pid)
                            and vm.service_pid(), "the daemon restarted the service on a full disk")
         assert {path: path.read_bytes() for path in (basic, advanced)} == kept
@@ -106,6 +108,7 @@ def test_full_root_and_var_keep_the_daemon_monitoring_and_lose_nothing():
         assert_whole(daemon, var)
 
         # The fault clears.
+        freed_at = datetime.now().strftime("%Y-%m-%d %H:%M:%S")
         for filler in fillers:
             filler.unlink()
         cleared = os.stat(basic).st_mtime
@@ -115,6 +118,15 @@ def test_full_root_and_var_keep_the_daemon_monitoring_and_lose_nothing():
         assert results(basic)["bad_check.sh"]["message"] == "broken"
         assert results(advanced)["adv_check.sh"]["message"] == "advanced fine"
         assert namespace.view(home / "basic_failing_health_checks").read_text() == "bad_check.sh"
+        # The alerts of the kill on the full disk were held, and arrive now with their own time.
+        held = wait_for(lambda: daemon.running() and len(daemon.alerts()) >= len(during) + 2 and daemon.alerts(),
+                        "the held alerts written")
+        assert held[:len(during)] == during
+        assert [alert["line"].split(" ", 2)[2] for alert in held[len(during):]] == [
+            "[INFO] [sleep] The process sleep is not running trying recover",
+            f"[INFO] [{vm.service}] The process {vm.service} is recovered successfully "]
+        assert all(parse_line(alert["line"]).second <= freed_at for alert in held[len(during):])
+        during = held
         os.kill(service, signal.SIGKILL)
         after = wait_for(lambda: daemon.running() and len(daemon.alerts()) > len(during) and daemon.alerts(),
                          "an alert after the disk has room again")

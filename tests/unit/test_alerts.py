@@ -3,6 +3,7 @@
 import gzip
 import json
 import subprocess
+import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -301,3 +302,47 @@ def test_a_poll_with_an_unknown_timestamp_does_not_take_same_second_alerts_from_
     alerts, _ = router_alerts(answer(poll(store, ms_timestamp)))
     assert alerts == ["2026-03-01 12:00:00,600 [ALERT] [b] second"]
     assert answer(poll(store, ms_timestamp)) == "No Alerts\n"
+
+
+# A disk that refuses writes, for real: the file size limit (RLIMIT_FSIZE) makes write() fail
+# part-way with EFBIG, as a full disk does with ENOSPC. Run in a child: the limit is per process.
+REFUSING_DISK = """
+import json, resource, signal, sys, time
+from vrmonitor.alerts.held import HeldAlerts
+from vrmonitor.alerts.writer import AlertWriter
+from vrmonitor.paths import Paths
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+writer = AlertWriter(Paths.from_option(sys.argv[1]))
+writer.write("INFO", "before", "written before the disk filled")
+journal = writer.store.journal
+resource.setrlimit(resource.RLIMIT_FSIZE, (journal.stat().st_size + 40, resource.RLIM_INFINITY))
+try:
+    writer.write("ALERT", "torn", "a record longer than the room left on the disk")
+except OSError as exc:
+    print("refused", exc.errno, exc.filename)
+held = HeldAlerts(writer)
+for n in range(3):
+    held.write("ALERT", "dnsmasq", f"held {n}")
+print("held", len(held), held.flush())
+time.sleep(1.1)  # the held alerts keep their own second
+resource.setrlimit(resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+print("flushed", held.flush(), len(held))
+held.write("INFO", "after", "written after")
+"""
+
+
+def test_a_refused_append_leaves_no_torn_line_and_held_alerts_arrive_in_order(tmp_path):
+    child = subprocess.run([sys.executable, "-c", REFUSING_DISK,
+                            str(tmp_path)], capture_output=True, text=True, check=True,
+                           cwd=Path(__file__).resolve().parents[2])
+    journal = tmp_path / "var/lib/vrmonitor/alerts/journal.jsonl"
+    assert child.stdout.splitlines() == [f"refused 27 {journal}", "held 3 False", "flushed True 0"]
+    raw = journal.read_bytes().split(b"\n")
+    records = [json.loads(line) for line in raw if line]  # every line whole: the torn one was cut
+    assert [(r["seq"], r["name"], r["message"]) for r in records] == [
+        (1, "before", "written before the disk filled"), (2, "dnsmasq", "held 0"),
+        (3, "dnsmasq", "held 1"), (4, "dnsmasq", "held 2"), (5, "after", "written after")]
+    # Held alerts carry the second they happened in, not the second they were written.
+    assert records[2]["time"][:19] < records[4]["time"][:19]
+    lines = [line for line in (tmp_path / "var/log/routerServiceMonitor.log").read_text().split("\n") if line]
+    assert lines == [r["line"] for r in records]

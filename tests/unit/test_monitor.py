@@ -394,3 +394,16 @@ def test_a_service_override_sets_its_own_restart_budget(make):
     h.service.kill()
     assert h.drive(5, until=lambda: h.monitor.watched["svc"].parked)
     assert len(h.calls) == 1
+
+
+def test_a_death_after_stable_after_is_a_new_failure_even_before_a_verification(make):
+    h = make(["start"], settings=replace(CRASH_SETTINGS, verify_interval=60.0))
+    h.service.start()
+    h.drive(0.2)
+    h.service.kill()
+    assert h.drive(5, until=lambda: state(h) is ServiceState.UP and h.monitor.watched["svc"].on_trial)
+    h.drive(1.2)  # past stable_after (1 s); no verification has come since the restart
+    h.service.kill()
+    assert h.drive(5, until=lambda: len(h.alerts()) == 4)
+    assert h.alerts() == ["[INFO] [sleep] The process sleep is not running trying recover",
+                          "[INFO] [sleepsvc] The process sleepsvc is recovered successfully "] * 2

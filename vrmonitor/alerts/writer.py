@@ -48,10 +48,13 @@ class AlertWriter:
         self.clock = clock
         self.boot_id = read_boot_id()
 
-    def write(self, severity: str, name: str, message: str) -> Alert:
+    def write(self, severity: str, name: str, message: str, when: float | None = None) -> Alert:
+        """Append one alert; `when` (epoch seconds) is the time of an alert held back earlier.
+
+        OSError (naming the file) when the disk refuses: nothing is half-written."""
         if severity not in SEVERITIES:
             raise ValueError(f"severity must be one of {', '.join(SEVERITIES)}, not {severity!r}")
-        when = datetime.fromtimestamp(self.clock.wall()).astimezone()
+        when = datetime.fromtimestamp(self.clock.wall() if when is None else when).astimezone()
         with self.store.locked(exclusive=True):
             self._repair_legacy_log()
             last = self.store.last_record()
@@ -141,21 +144,29 @@ def _size(path: Path) -> int:
 
 
 def _append(path: Path, data: bytes) -> None:
-    """Append whole lines; if a crash left the file without a final newline, end that line first."""
+    """Append whole lines; if a crash left the file without a final newline, end that line first.
+
+    A write the disk refuses part-way (ENOSPC) is cut back off, so no torn line is left for a
+    reader; the OSError names the file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
     try:
-        if _ends_unterminated(fd):
+        size = os.fstat(fd).st_size
+        if _ends_unterminated(fd, size):
             data = b"\n" + data
         written = 0
-        while written < len(data):
-            written += os.write(fd, data[written:])
+        try:
+            while written < len(data):
+                written += os.write(fd, data[written:])
+        except OSError as exc:
+            if written:
+                os.ftruncate(fd, size)
+            raise OSError(exc.errno, exc.strerror, str(path)) from None
     finally:
         os.close(fd)
 
 
-def _ends_unterminated(fd: int) -> bool:
-    size = os.fstat(fd).st_size
+def _ends_unterminated(fd: int, size: int) -> bool:
     return size > 0 and os.pread(fd, 1, size - 1) != b"\n"
 
 

@@ -226,10 +226,14 @@ class ServiceMonitor:
             # Judged later: the ladder and the alerts carry on until the restart holds.
             w.on_trial = time.monotonic()
         elif w.on_trial is None or time.monotonic() - w.on_trial >= self._ladder.stable_after:
-            if w.crash_loop:
-                self._recovered_alert(w)
-            w.failed_attempts, w.parked, w.blocked = 0, False, None
-            w.down_alerted, w.on_trial, w.crash_loop = False, None, False
+            self._settled(w)
+
+    def _settled(self, w: Watched) -> None:
+        """Up by itself, or long enough after our restart: the ladder starts afresh."""
+        if w.crash_loop:
+            self._recovered_alert(w)
+        w.failed_attempts, w.parked, w.blocked = 0, False, None
+        w.down_alerted, w.on_trial, w.crash_loop = False, None, False
 
     def _recovered_alert(self, w: Watched) -> None:
         name = w.entry.servicename or w.name
@@ -242,8 +246,10 @@ class ServiceMonitor:
             w.state, w.since = ServiceState.DOWN, time.time()
         w.reason = reason
         if w.on_trial is not None:
-            self._died_on_trial(w, now, reason)
-            return
+            if time.monotonic() - w.on_trial < self._ladder.stable_after:
+                self._died_on_trial(w, now, reason)
+                return
+            self._settled(w)  # it held (no verification came between): a new failure
         if not w.down_alerted:
             if not w.seen_up and self._booting():
                 w.reason = f"{reason} (router still booting: not alerted or restarted yet)"

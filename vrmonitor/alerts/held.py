@@ -1,0 +1,52 @@
+"""Alerts the disk refused (a full or read-only /var), held in memory and written, in order and
+with their own time, as soon as the disk takes them again.
+
+The daemon writes every alert through this; a one-shot writer (`raise-alert`) reports the
+error instead, since its caller is there to see it. The hold is bounded: past `limit` the
+oldest are dropped, counted, and reported in an ALERT once writing works again.
+"""
+
+import logging
+import time
+from collections import deque
+
+LOG = logging.getLogger(__name__)
+
+LIMIT = 10_000  # about 2 MB of memory at the longest messages; far beyond any real outage
+
+
+class HeldAlerts:
+    def __init__(self, writer, limit: int = LIMIT):
+        self.writer = writer  # an AlertWriter
+        self.limit = limit
+        self._held: deque = deque()
+        self._dropped = 0
+
+    def __len__(self) -> int:
+        return len(self._held)
+
+    def write(self, severity: str, name: str, message: str) -> None:
+        """Write the alert now, after any held before it; hold it if the disk refuses."""
+        if len(self._held) >= self.limit:
+            self._held.popleft()
+            self._dropped += 1
+        self._held.append((time.time(), severity, name, message))
+        self.flush()
+
+    def flush(self) -> bool:
+        """Write what is held, oldest first; False while the disk still refuses."""
+        while self._held:
+            when, severity, name, message = self._held[0]
+            try:
+                self.writer.write(severity, name, message, when=when)
+            except OSError as exc:
+                LOG.error("cannot write alert %r now (%s); %d held until the disk takes them",
+                          message, exc, len(self._held))
+                return False
+            self._held.popleft()
+            if not self._held and self._dropped:
+                dropped, self._dropped = self._dropped, 0
+                self._held.append((time.time(), "ALERT", "vrmonitor",
+                                   f"{dropped} alerts were dropped while the alert log could not be "
+                                   f"written (more than {self.limit} waiting)"))
+        return True
