@@ -20,6 +20,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -78,6 +79,7 @@ class Router:
         wait_for(lambda: daemon.running() and self.vm.sees_service_up() and self.vm.service_pid(),
                  "the restarted daemon has the service up", within=30)
         before = self.basic.stat().st_mtime_ns if self.basic.exists() else 0
+        daemon.start_runs()  # the schedule carried over may put the next run minutes away
         history = self.vm.root / "var/lib/vrmonitor/health-history.json"
         wait_for(lambda: daemon.running() and self.basic.exists() and self.basic.stat().st_mtime_ns > before
                  and history.exists() and history.stat().st_mtime_ns >= self.basic.stat().st_mtime_ns,
@@ -137,7 +139,16 @@ def test_kill_before_the_rename_of_a_results_file(router):
         # "Process PID attached [with N threads]": said once every thread is attached.
         line = tracer.stderr.readline()
         assert line.startswith(f"strace: Process {daemon.pid} attached"), line
-        router.vm.write_health_data(2, health_checks_advanced_run_interval=0)  # a new schedule: a run now
+        # A new schedule starts with a run; changed again every few seconds in case a busy
+        # machine let one change pass unseen, until the run's rename kills the daemon.
+        interval, deadline = 2, time.monotonic() + 60
+        while daemon.process.poll() is None and time.monotonic() < deadline:
+            router.vm.write_health_data(interval, health_checks_advanced_run_interval=0)
+            interval = 3 - interval
+            try:
+                daemon.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
         router.wait_killed()
     finally:
         tracer.wait(timeout=30)
