@@ -202,7 +202,10 @@ class Router:
         (self.root / "etc/monitor.conf").write_text(
             f"[e2esvc]\nprocessname=sleep\nservicename={SERVICE}\npidfile={self.pidfile}\n")
         (self.root / "etc/hosts").write_text(f"127.0.0.1\tlocalhost\n{ROUTER_IP}\tr-4-VM\n")
-        (self.root / "etc/vrmonitor/vrmonitor.toml").write_text("[services]\nverify_interval = 2\n")
+        # stable_after = 0: the test kills the service twice within seconds as two separate
+        # failures; with the default (60 s) the second is a crash loop (tests/faults/test_crash_loop.py).
+        (self.root / "etc/vrmonitor/vrmonitor.toml").write_text(
+            "[services]\nverify_interval = 2\nstable_after = 0\n")
         (self.root / "root/health_checks_data.json").write_text(json.dumps({
             "health_checks_basic_run_interval": 3,
             "health_checks_advanced_run_interval": 10,
