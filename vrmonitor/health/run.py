@@ -121,18 +121,32 @@ class HealthEngine:
         end = time.time()
         entries["lastRun"] = last_run(start, end, time.monotonic() - clock)
         write_results(self.paths.results_file(kind), self.paths.failing_file(kind), render(entries), failing)
-        self._remember(results, end)
+        self._remember(results)
         summary = f"{kind} run: {len(entries) - 1} results, {len(failing)} failing"
         return RunOutcome(kind, False, tuple(failing), "; ".join([summary] + notes))
 
-    def _remember(self, results, when: float) -> None:
+    def _remember(self, results) -> None:
         """The last [health] history results of every check, for `vrmonitor status`."""
         path = self.paths.state_dir / "health-history.json"
+        # Basic and advanced runs hold different run locks: this read-modify-write takes its own.
+        lock = self.paths.run_dir / "health-history.lock"
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except OSError as exc:
+            LOG.error("cannot open %s: %s; %s not updated", lock, exc, path)
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            self._update_history(path, results)
+        finally:
+            os.close(fd)
+
+    def _update_history(self, path: Path, results) -> None:
         try:
             history = json.loads(path.read_bytes())
             if not isinstance(history, dict):
                 history = {}
-        except (FileNotFoundError, ValueError):
+        except (FileNotFoundError, ValueError, RecursionError):
             history = {}
         for result in results:
             if result.status == "skip":
