@@ -244,3 +244,82 @@ def test_status_shows_each_checks_recent_history(vm, capsys):
     main(["--root", str(vm), "status"])
     text = capsys.readouterr().out
     assert "pass pass pass fail" in text and "flappy.sh: broken" in text
+
+
+def test_basic_and_advanced_runs_at_once_lose_no_history(vm):
+    """The two kinds run under different locks but share health-history.json."""
+    import dataclasses
+
+    from vrmonitor.config.settings import Settings
+    from vrmonitor.health.run import HealthEngine
+
+    data(vm)
+    check(vm, "b.sh", "#!/bin/sh\n[ \"$1\" = basic ] && echo basic ok\nexit 0\n")
+    check(vm, "a.sh", "#!/bin/sh\n[ \"$1\" = advanced ] && echo advanced ok\nexit 0\n")
+    settings = dataclasses.replace(Settings().health, history=100)
+    engine = HealthEngine(Paths(vm), settings, lambda start, prev: ({}, []))
+    runs = 40
+
+    def repeat(kind):
+        for _ in range(runs):
+            engine.run(kind)
+
+    threads = [threading.Thread(target=repeat, args=(kind,)) for kind in ("basic", "advanced")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    history = json.loads((vm / "var/lib/vrmonitor/health-history.json").read_text())
+    assert {name: len(entries) for name, entries in history.items()} == {"b.sh": runs, "a.sh": runs}
+
+
+def test_every_fetch_is_consistent_while_runs_land(vm):
+    """The failing list and the results of one answer come from the same run, even when a run
+    renames its files between the fetch's reads."""
+    from vrmonitor.cloudstack.monitor_results import fetch_output
+
+    data(vm)
+    flag = vm / "root/flip"
+    check(vm, "flip.sh", f"#!/bin/sh\n[ \"$1\" = basic ] || exit 0\n"
+                         f"if [ -e {flag} ]; then rm {flag}; echo broken; exit 1; fi\ntouch {flag}; echo fine\n")
+    check(vm, "steady.sh", "#!/bin/sh\n[ \"$1\" = basic ] && { echo always broken; exit 1; }\nexit 0\n")
+    call(vm, MONITOR, "basic")
+    stop, answers = threading.Event(), []
+
+    def fetch():
+        while not stop.is_set():
+            answers.append(fetch_output(Paths(vm)))
+
+    readers = [threading.Thread(target=fetch) for _ in range(4)]
+    for thread in readers:
+        thread.start()
+    try:
+        for _ in range(40):
+            assert call(vm, MONITOR, "basic").returncode == 0
+    finally:
+        stop.set()
+        for thread in readers:
+            thread.join()
+    seen = set()
+    for answer in answers:
+        failing, results = health_results(answer)
+        named = [name for name, entry in results["basic"].items()
+                 if name != "lastRun" and entry["success"] == "false"]
+        assert failing == named, answer
+        seen.add(tuple(failing))
+    assert seen == {("steady.sh",), ("flip.sh", "steady.sh")} or seen == {("steady.sh",), ("steady.sh", "flip.sh")}
+
+
+def test_a_failing_file_left_behind_by_a_dead_writer_is_taken_from_the_results(vm):
+    """A writer killed between its two renames leaves results without the matching failing file:
+    the answer follows the results, which are the newer of the two."""
+    newer = ('{"b.sh": {"success": "false", "lastUpdate": "1", "lastRunDuration": "1.0", "message": "no"}, '
+             '"a.sh": {"success": "true", "lastUpdate": "1", "lastRunDuration": "1.0", "message": "yes"}}')
+    (vm / "root/basic_monitor_results.json").write_text(newer)
+    (vm / "root/basic_failing_health_checks").write_text("a.sh")
+    (vm / "root/advanced_monitor_results.json").write_text('{"c.sh": {"success": "true"}}')
+    (vm / "root/advanced_failing_health_checks").write_text("c.sh")
+    done = call(vm, RESULTS, "false")
+    assert done.returncode == 0 and done.stderr == ""
+    assert done.stdout == ("FAILING CHECKS:\nb.sh\nMONITOR RESULTS:\n{\"basic\":\n" + newer
+                           + "\n,\"advanced\":\n{\"c.sh\": {\"success\": \"true\"}}\n}\n")

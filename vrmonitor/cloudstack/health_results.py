@@ -56,6 +56,20 @@ def failing_names(results: Iterable["CheckResult"]) -> list[str]:
     return [result.name for result in results if result.status not in (PASS, SKIP)]
 
 
+def failing_in(document: str) -> list[str] | None:
+    """The names a results document records as not passing, in its order; None when the
+    document is not a results file (not JSON, not an object of entries)."""
+    try:
+        entries = json.loads(document)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(entries, dict):
+        return None
+    passing = {vocabulary[PASS] for vocabulary in _SUCCESS.values()}
+    return [name for name, entry in entries.items()
+            if name != "lastRun" and isinstance(entry, dict) and entry.get("success") not in passing]
+
+
 def last_run(start: float, end: float, duration: float | None = None) -> dict[str, str]:
     """The `lastRun` entry: local times as Python's str(datetime) prints them, duration in seconds.
 
