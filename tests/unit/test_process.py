@@ -50,6 +50,28 @@ def test_leftover_children_are_killed_when_the_leader_exits():
     assert wait_until_dead(int(done.stdout)) in (None, "Z")
 
 
+def test_a_child_that_left_the_session_is_killed_too(tmp_path):
+    # A check that daemonises something: setsid takes it out of the process group.
+    pid_file = tmp_path / "escaped.pid"
+    script = f"setsid -f {SH} -c 'echo $$ > {pid_file}; exec sleep 300'; while [ ! -s {pid_file} ]; do sleep 0.01; done"
+    assert run([SH, "-c", script], timeout=10).ok
+    assert wait_until_dead(int(pid_file.read_text())) in (None, "Z")
+
+
+def test_one_run_ending_leaves_another_runs_children_alone():
+    import threading
+
+    outcome = {}
+    slow = threading.Thread(target=lambda: outcome.update(
+        slow=run([SH, "-c", "setsid -f sleep 300; sleep 1; echo still here"], timeout=10)))
+    slow.start()
+    time.sleep(0.3)
+    for _ in range(5):
+        assert run(["true"], timeout=5).ok
+    slow.join()
+    assert outcome["slow"].ok and outcome["slow"].stdout == b"still here\n"
+
+
 def test_a_daemonised_child_survives_when_asked_and_does_not_block_the_caller():
     # What an init script does: the service leaves the group with setsid and keeps our pipe.
     started = time.monotonic()

@@ -7,10 +7,16 @@ The command runs in a new session, so its process group holds everything it fork
 child started a session of its own (as daemons do). The leader's exit is learnt from a pidfd
 without reaping it: while the leader is an unreaped zombie its PID, and so the process-group
 id, cannot be reused, which makes the final `killpg` safe.
+
+When what a command leaves behind must die (`kill_leftovers`, health checks), its environment
+also carries a marker unique to the run: a child that left the session (setsid, a daemonising
+script) still inherits it, and is found by it in /proc and killed through a pidfd, so a PID
+reused in between is never hit. Only a child that also clears its environment escapes.
 """
 
 import logging
 import os
+import secrets
 import select
 import selectors
 import signal
@@ -30,6 +36,8 @@ READ_CHUNK = 65536
 DRAIN_GRACE = 0.5
 # How often a cancellable run looks at its cancel event.
 CANCEL_POLL = 0.2
+# The environment variable that marks everything one run started (kill_leftovers).
+RUN_MARKER = "VRMONITOR_RUN"
 
 
 @dataclass(frozen=True)
@@ -79,6 +87,10 @@ def run(argv: Sequence[str], *, timeout: float, cap: int = 16384,
     if not argv:
         raise CommandError("empty command")
     argv = tuple(str(a) for a in argv)
+    marker = None
+    if kill_leftovers:
+        marker = f"{RUN_MARKER}={os.getpid()}.{secrets.token_hex(8)}"
+        env = {**(os.environ if env is None else env), RUN_MARKER: marker.partition("=")[2]}
     started = time.monotonic()
     deadline = started + timeout
     try:
@@ -127,6 +139,8 @@ def run(argv: Sequence[str], *, timeout: float, cap: int = 16384,
         finally:
             if kill_leftovers or timed_out or cancelled:
                 _kill_group(proc.pid)
+            if marker is not None:
+                _kill_marked(marker.encode(), exclude=proc.pid)
             exit_watch.close()
             returncode = proc.wait()
             proc.stdout.close()
@@ -152,6 +166,28 @@ def _kill_group(pgid: int) -> None:
         os.killpg(pgid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def _kill_marked(marker: bytes, exclude: int) -> None:
+    """SIGKILL every process whose environment holds `marker` ("NAME=value"), but `exclude`."""
+    needle = b"\0" + marker + b"\0"
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit() or int(entry.name) == exclude:
+            continue
+        try:
+            pidfd = os.pidfd_open(int(entry.name))
+        except OSError:
+            continue  # gone, or not ours to see
+        try:
+            # Read through the pidfd's process: if the PID was reused before pidfd_open, this
+            # is the newcomer's environment, which has no marker.
+            with open(f"/proc/{entry.name}/environ", "rb") as environ:
+                if needle in b"\0" + environ.read():
+                    signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+        except OSError:
+            pass  # exited meanwhile, or a kernel thread
+        finally:
+            os.close(pidfd)
 
 
 class _ExitWatch:
