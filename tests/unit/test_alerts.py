@@ -158,6 +158,25 @@ def test_rotation_limits_each_file(paths):
         assert path.stat().st_size <= 1000
 
 
+def test_a_gap_left_by_a_rotation_cut_short_hides_no_generation(paths):
+    """A writer killed after renaming journal.1 to journal.2 but before the base to .1."""
+    writer = AlertWriter(paths, max_bytes=1500, backups=20)
+    for i in range(40):
+        writer.write("INFO", "svc", f"alert {i}")
+    store = AlertStore(paths)
+    assert len(store.journal_generations()) >= 3 and len(store.log_generations()) >= 2
+    for generations in (store.journal_generations(), store.log_generations()):
+        base, rotated = generations[0], generations[1:]
+        for n in range(len(rotated), 0, -1):  # the shift, cut short before the base's rename
+            base.with_name(f"{base.name}.{n}").rename(base.with_name(f"{base.name}.{n + 1}"))
+    for i in range(40, 80):
+        writer.write("INFO", "svc", f"alert {i}")
+    records = store.all_records()
+    assert [r["seq"] for r in records] == list(range(1, 81))
+    assert [line.rsplit(" ", 1)[1] for line in legacy_lines(store, "1970-01-01 00:00:00")] == \
+        [f"{i}" for i in range(80)]
+
+
 # --- the feed: losses the reference had ---
 
 def test_same_second_alerts_after_a_poll_are_not_lost(paths):

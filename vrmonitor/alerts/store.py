@@ -13,6 +13,7 @@ import fcntl
 import gzip
 import json
 import os
+import re
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -20,8 +21,8 @@ from typing import Iterator
 from vrmonitor.paths import Paths
 
 BLOCK = 65536
-# Rotated generations looked for when reading, whatever the configured count (logrotate may keep more).
-MAX_GENERATIONS = 100
+# name.N or name.N.gz (ASCII digits only; N >= 1)
+_GENERATION = re.compile(r"(.+)\.([1-9][0-9]*)(\.gz)?")
 
 
 class AlertStore:
@@ -87,17 +88,27 @@ class AlertStore:
 
 
 def _generations(base: Path, compressed: bool) -> list[Path]:
-    found = [base] if base.exists() else []
-    for n in range(1, MAX_GENERATIONS + 1):
-        plain = base.with_name(f"{base.name}.{n}")
-        packed = base.with_name(f"{base.name}.{n}.gz")
-        if plain.exists():
-            found.append(plain)
-        elif compressed and packed.exists():
-            found.append(packed)
-        else:
-            break
-    return found
+    """`base` and its rotated generations, newest first: .1, .2, ... (.N.gz too when
+    `compressed`; a plain file wins over a .gz of the same number).
+
+    The folder is listed rather than probed .1, .2, ... until one is missing: a writer killed in
+    the middle of a rotation leaves a gap (.1 renamed to .2, the base not yet to .1), and a gap
+    must not hide the generations behind it from the feed.
+    """
+    try:
+        names = set(os.listdir(base.parent))
+    except FileNotFoundError:
+        return []
+    numbered: dict[int, str] = {}
+    for name in names:
+        match = _GENERATION.fullmatch(name)
+        if match is None or match.group(1) != base.name or (match.group(3) and not compressed):
+            continue
+        number = int(match.group(2))
+        if number not in numbered or not match.group(3):
+            numbered[number] = name
+    found = [base] if base.name in names else []
+    return found + [base.with_name(numbered[n]) for n in sorted(numbered)]
 
 
 def decode_record(line: bytes) -> dict | None:
