@@ -138,10 +138,12 @@ def test_a_check_forking_100_children_is_recorded_and_its_children_do_not_outliv
     alive = [pid for pid in children if process_state(pid) not in (None, "Z")]
     assert alive == [], f"children of the check outlived its run: {alive}"
     assert zombie_children(daemon.pid) == []
-    # A child in a session of its own is out of the process group, but carries the run's marker.
+    # A child in a session of its own may be a service the check restarted: it is found by the
+    # run's marker and named in the log, not killed (the fixture ends it).
     escapee = int(escaped.read_text())
-    assert process_state(escapee) in (None, "Z"), "the setsid child outlived the run"
-    assert marked(vm.check_mark) == []
+    assert marked(vm.check_mark) == [escapee]
+    assert "health check setsid_check.sh left running, in a session of its own" in daemon.log()
+    assert f"{escapee} (sleep)" in daemon.log()
     daemon.running()
     daemon.stop()
 

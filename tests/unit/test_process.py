@@ -50,26 +50,45 @@ def test_leftover_children_are_killed_when_the_leader_exits():
     assert wait_until_dead(int(done.stdout)) in (None, "Z")
 
 
-def test_a_child_that_left_the_session_is_killed_too(tmp_path):
-    # A check that daemonises something: setsid takes it out of the process group.
+def test_a_child_that_left_the_session_is_reported_and_left_running(tmp_path):
+    # A check that daemonises something (or restarts a service through its init script): setsid
+    # takes it out of the process group; the run's environment marker still finds it.
     pid_file = tmp_path / "escaped.pid"
     script = f"setsid -f {SH} -c 'echo $$ > {pid_file}; exec sleep 300'; while [ ! -s {pid_file} ]; do sleep 0.01; done"
-    assert run([SH, "-c", script], timeout=10).ok
-    assert wait_until_dead(int(pid_file.read_text())) in (None, "Z")
+    done = run([SH, "-c", script], timeout=10)
+    escaped = int(pid_file.read_text())
+    try:
+        assert done.ok
+        assert done.escaped == (f"{escaped} (sleep)",)
+        assert process_state(escaped) not in (None, "Z")
+    finally:
+        os.kill(escaped, 9)
 
 
-def test_one_run_ending_leaves_another_runs_children_alone():
+def test_one_run_does_not_report_another_runs_children(tmp_path):
     import threading
 
+    pid_file = tmp_path / "slow.pid"
     outcome = {}
-    slow = threading.Thread(target=lambda: outcome.update(
-        slow=run([SH, "-c", "setsid -f sleep 300; sleep 1; echo still here"], timeout=10)))
+    slow = threading.Thread(target=lambda: outcome.update(slow=run(
+        [SH, "-c", f"setsid -f {SH} -c 'echo $$ > {pid_file}; exec sleep 300'; sleep 1; echo done"], timeout=10)))
     slow.start()
-    time.sleep(0.3)
-    for _ in range(5):
-        assert run(["true"], timeout=5).ok
-    slow.join()
-    assert outcome["slow"].ok and outcome["slow"].stdout == b"still here\n"
+    try:
+        time.sleep(0.3)
+        assert [run(["true"], timeout=5).escaped for _ in range(5)] == [()] * 5
+        slow.join()
+        assert outcome["slow"].stdout == b"done\n" and len(outcome["slow"].escaped) == 1
+    finally:
+        slow.join()
+        os.kill(int(pid_file.read_text()), 9)
+
+
+def test_a_run_that_keeps_its_children_reports_none():
+    done = run(["setsid", "-f", SH, "-c", "echo $$; exec sleep 300"], timeout=10, kill_leftovers=False)
+    try:
+        assert done.escaped == ()
+    finally:
+        os.kill(int(done.stdout), 9)
 
 
 def test_a_daemonised_child_survives_when_asked_and_does_not_block_the_caller():

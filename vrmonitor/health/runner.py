@@ -127,6 +127,9 @@ def _run_one(check: Check, kind: str, cwd: Path, timeout: float, dialect: str, o
                   completed.stderr.decode("utf-8", errors="replace").rstrip())
     if completed.timed_out:
         LOG.warning("health check %s timed out after %g s and was killed", check.name, timeout)
+    if completed.escaped:
+        LOG.warning("health check %s left running, in a session of its own (not killed: it may be "
+                    "a service it restarted): %s", check.name, ", ".join(completed.escaped))
     status, message = _judge(completed, timeout, dialect, output_cap)
     LOG.debug("health check %s: %s in %.1f ms (exit %s)", check.name, status,
               completed.duration * 1000.0, completed.returncode)

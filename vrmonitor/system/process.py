@@ -10,8 +10,9 @@ id, cannot be reused, which makes the final `killpg` safe.
 
 When what a command leaves behind must die (`kill_leftovers`, health checks), its environment
 also carries a marker unique to the run: a child that left the session (setsid, a daemonising
-script) still inherits it, and is found by it in /proc and killed through a pidfd, so a PID
-reused in between is never hit. Only a child that also clears its environment escapes.
+script) still inherits it and is found by it in /proc. Such a child is reported in
+`Completed.escaped`, not killed: it may be a service the command restarted through its init
+script (sshd, dnsmasq), whose death would cost more than a leaked process.
 """
 
 import logging
@@ -51,6 +52,8 @@ class Completed:
     timed_out: bool
     duration: float  # seconds, monotonic
     cancelled: bool = False  # stopped early because the caller asked (e.g. the daemon stopping)
+    # "PID (name)" of what the command left running in a session of its own (kill_leftovers runs)
+    escaped: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -139,15 +142,14 @@ def run(argv: Sequence[str], *, timeout: float, cap: int = 16384,
         finally:
             if kill_leftovers or timed_out or cancelled:
                 _kill_group(proc.pid)
-            if marker is not None:
-                _kill_marked(marker.encode(), exclude=proc.pid)
+            escaped = _marked(marker.encode(), exclude=proc.pid) if marker is not None else ()
             exit_watch.close()
             returncode = proc.wait()
             proc.stdout.close()
             proc.stderr.close()
     out, err = outputs.values()
     return Completed(argv, returncode, bytes(out.data), bytes(err.data), out.truncated,
-                     err.truncated, timed_out, time.monotonic() - started, cancelled)
+                     err.truncated, timed_out, time.monotonic() - started, cancelled, escaped)
 
 
 def _read_into(fd: int, sink: _Capped, selector: selectors.BaseSelector) -> None:
@@ -168,26 +170,25 @@ def _kill_group(pgid: int) -> None:
         pass
 
 
-def _kill_marked(marker: bytes, exclude: int) -> None:
-    """SIGKILL every process whose environment holds `marker` ("NAME=value"), but `exclude`."""
+def _marked(marker: bytes, exclude: int) -> tuple[str, ...]:
+    """"PID (name)" of each live process but `exclude` whose environment holds `marker`."""
     needle = b"\0" + marker + b"\0"
+    found = []
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit() or int(entry.name) == exclude:
             continue
         try:
-            pidfd = os.pidfd_open(int(entry.name))
-        except OSError:
-            continue  # gone, or not ours to see
-        try:
-            # Read through the pidfd's process: if the PID was reused before pidfd_open, this
-            # is the newcomer's environment, which has no marker.
             with open(f"/proc/{entry.name}/environ", "rb") as environ:
-                if needle in b"\0" + environ.read():
-                    signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+                if needle not in b"\0" + environ.read():
+                    continue
+            with open(f"/proc/{entry.name}/stat", "rb") as stat:
+                fields = stat.read()
         except OSError:
-            pass  # exited meanwhile, or a kernel thread
-        finally:
-            os.close(pidfd)
+            continue  # gone meanwhile, or a kernel thread
+        name, _, rest = fields.partition(b"(")[2].rpartition(b")")
+        if rest.split()[:1] != [b"Z"]:
+            found.append(f"{entry.name} ({name.decode(errors='replace')})")
+    return tuple(found)
 
 
 class _ExitWatch:
