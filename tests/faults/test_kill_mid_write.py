@@ -19,6 +19,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -27,7 +28,9 @@ import pytest
 
 from tests.faults.live_daemon import LiveDaemon, results
 from tests.faults.ms_poller import AlertPoller, install_entry_points
-from tests.vmroot import FAST_SERVICES_TOML, VmRoot, check_script, require_root, wait_for
+from tests.vmroot import ENV, FAST_SERVICES_TOML, VmRoot, check_script, require_root, wait_for
+from vrmonitor.alerts.store import AlertStore
+from vrmonitor.paths import Paths
 from vrmonitor.system.files import TEMP_MARK
 
 pytestmark = [pytest.mark.root, pytest.mark.faults, pytest.mark.slow]
@@ -48,9 +51,9 @@ def temps(root: Path) -> list[Path]:
 
 
 class Router:
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, toml: str = TOML):
         self.vm = VmRoot(folder, tag="killwrite")
-        self.vm.build(TOML, {"ok_check.sh": check_script("basic", 0, 0, "ok")})
+        self.vm.build(toml, {"ok_check.sh": check_script("basic", 0, 0, "ok")})
         self.vm.write_health_data(1, health_checks_advanced_run_interval=0)
         install_entry_points(self.vm.root)
         self.ms = AlertPoller(self.vm.root)
@@ -102,13 +105,12 @@ class Router:
         os.kill(self.vm.service_pid(), signal.SIGKILL)
 
 
-@pytest.fixture
-def router():
+def a_router(toml: str = TOML):
     require_root("the kill-mid-write test")
     if shutil.which("strace") is None:
         pytest.fail("strace is missing: apt-get install strace", pytrace=False)
     folder = Path(tempfile.mkdtemp(prefix=f"vrmonitor-killwrite-{os.getpid()}-"))
-    r = Router(folder)
+    r = Router(folder, toml)
     try:
         yield r
     finally:
@@ -116,6 +118,17 @@ def router():
             r.vm.daemon = r.daemon.process
         r.vm.cleanup()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def router():
+    yield from a_router()
+
+
+@pytest.fixture
+def rotating_router():
+    """Alert files of 4096 bytes (the least allowed): ten long alerts rotate them (20 kept)."""
+    yield from a_router(TOML + "[alerts]\nmax_bytes = 4096\nbackups = 20\n")
 
 
 def test_kill_before_the_rename_of_daemon_json(router):
@@ -192,3 +205,51 @@ def test_kill_of_get_router_alerts_while_it_records_the_poll(router):
     assert [p.name.split(TEMP_MARK)[0] for p in temps(router.vm.root)] == [".polls.json"]
     daemon.stop()
     router.restart_and_verify()  # the unanswered alerts arrive at the next poll, once
+
+
+def raise_alert(root: Path, number: int, prefix: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+    return subprocess.run([*prefix, sys.executable, "-m", "vrmonitor", "--root", str(root), "raise-alert",
+                           "--severity", "INFO", "writer", f"alert {number} " + "x" * 400],
+                          capture_output=True, text=True, env=ENV, timeout=60, check=False)
+
+
+@pytest.mark.parametrize("rotating", ["var/lib/vrmonitor/alerts/journal.jsonl",
+                                      "var/log/routerServiceMonitor.log"])
+def test_kill_of_a_writer_in_the_middle_of_a_rotation(rotating_router, rotating):
+    """A writer killed after the rename of .1 to .2, at the base's rename to .1: a gap at .1."""
+    router = rotating_router
+    base = router.vm.root / rotating
+    target = base.with_name(base.name + ".1")
+    daemon = router.start()
+    wait_for(lambda: daemon.running() and router.vm.sees_service_up(), "the daemon sees the service up")
+    written = 0
+    while not target.exists():  # the first rotation, whole
+        assert raise_alert(router.vm.root, written).returncode == 0
+        written += 1
+        assert written < 200, "no rotation"
+    assert router.ms.new_alerts()  # the MS has the early alerts: polls.json exists
+    for _ in range(200):  # the next rotation renames .1 to .2, then the base: killed there
+        killed = raise_alert(router.vm.root, written, prefix=killed_at("rename", base))
+        if killed.returncode in (-signal.SIGKILL, 128 + signal.SIGKILL):
+            break
+        assert killed.returncode == 0, killed.stderr
+        written += 1
+    else:
+        raise AssertionError("no writer was killed at the rotation")
+    assert base.exists() and not target.exists() and base.with_name(base.name + ".2").exists()
+    # The daemon writes next (a service kill), then more writers, across more rotations.
+    router.kill_service()
+    wait_for(lambda: daemon.running() and len(daemon.alerts()) >= written + 2, "the daemon's alerts after the gap")
+    for number in range(written + 100, written + 110):
+        assert raise_alert(router.vm.root, number).returncode == 0
+    journal = daemon.alerts()
+    assert [a["seq"] for a in journal] == list(range(1, len(journal) + 1)), journal
+    store = AlertStore(Paths(router.vm.root))
+    legacy = b"".join(path.read_bytes() for path in reversed(store.log_generations()))
+    assert legacy == "".join(a["line"] + "\n\n" for a in journal).encode()
+    lines = [a["line"] for a in journal]
+    undelivered = lines[len(router.ms.delivered):]
+    assert router.ms.new_alerts() == undelivered
+    assert router.ms.delivered == lines  # each alert exactly once, the early ones included
+    daemon.stop()
+    assert temps(router.vm.root) == []
