@@ -371,6 +371,25 @@ def test_a_crash_loop_climbs_the_ladder_with_one_alert_and_recovers_when_it_hold
     assert w.state is ServiceState.UP and not w.parked and w.failed_attempts == 0
 
 
+def test_a_restarted_daemon_carries_a_crash_loop_on_without_a_second_alert(make):
+    h = make(["start"], settings=CRASH_SETTINGS)
+    h.service = CrashingService(h.service.pidfile.parent)
+    h.service.start()
+    assert h.drive(5, until=lambda: h.monitor.watched["svc"].crash_loop and h.monitor.watched["svc"].on_trial)
+    before = h.monitor.snapshot(time.time())
+    alerts_before = h.alerts()
+    assert alerts_before[-1].startswith("[ALERT] [sleep] The process sleep is crash looping")
+    h.monitor.close()
+    # The next daemon on the same boot: the restart on trial dies, and the ladder goes on.
+    again = make(["start"], settings=CRASH_SETTINGS, previous=before)
+    again.service = h.service
+    assert again.drive(10, until=lambda: again.monitor.watched["svc"].parked)
+    new = again.alerts()[len(alerts_before):]
+    assert len(new) == 1 and new[0].startswith(
+        "[ALERT] [sleep] The process sleep recover failed: 3 restarts did not bring it back"), new
+    assert len(h.calls) + len(again.calls) == 3  # one ladder across both daemons
+
+
 def test_a_restart_that_holds_is_not_a_crash_loop(make):
     h = make(["start"], settings=CRASH_SETTINGS)
     h.service.start()

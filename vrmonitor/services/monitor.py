@@ -179,7 +179,7 @@ class ServiceMonitor:
                 # What a restarted daemon needs to carry on (restore()).
                 "restart_monotonic": [t for t in w.restarts if now - t <= HOUR],
                 "failed_attempts": w.failed_attempts, "down_alerted": w.down_alerted,
-                "seen_up": w.seen_up,
+                "seen_up": w.seen_up, "on_trial_monotonic": w.on_trial,
             }
         return services
 
@@ -365,6 +365,14 @@ class ServiceMonitor:
         w.restarted_at = before.get("restarted_at")
         w.last_action, w.last_outcome = before.get("last_action", ""), before.get("last_outcome", "")
         w.seen_up = bool(before.get("seen_up"))
+        if before.get("crash_loop"):
+            # Already alerted as crash looping: the ladder goes on where it was, and a restart
+            # still on trial is judged by its own start, not by this daemon's.
+            w.crash_loop, w.down_alerted = True, bool(before.get("down_alerted"))
+            w.failed_attempts = int(before.get("failed_attempts") or 0)
+            trial = before.get("on_trial_monotonic")
+            if isinstance(trial, (int, float)) and trial <= time.monotonic():
+                w.on_trial = trial
         if before.get("state") == "down" and before.get("down_alerted"):
             # Already alerted: no second "trying recover"; the ladder (or parking) goes on.
             w.state, w.down_alerted = ServiceState.DOWN, True
