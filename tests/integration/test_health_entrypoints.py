@@ -66,6 +66,26 @@ RESULTS = "opt/cloud/bin/getRouterMonitorResults.sh"
 MONITOR = "root/monitorServices.py"
 
 
+def read_during_runs(root: Path, read, readers: int, runs: int) -> None:
+    """`readers` threads call `read()` over and over while `runs` basic runs happen from cron."""
+    stop = threading.Event()
+
+    def keep_reading():
+        while not stop.is_set():
+            read()
+
+    threads = [threading.Thread(target=keep_reading) for _ in range(readers)]
+    for thread in threads:
+        thread.start()
+    try:
+        for _ in range(runs):
+            assert call(root, MONITOR, "basic").returncode == 0
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+
+
 def test_a7_check_script_contract_end_to_end(vm):
     data(vm, excluded=["excluded.sh"])
     check(vm, "ok.sh", "#!/bin/sh\n[ \"$1\" = basic ] && echo ok\nexit 0\n")
@@ -149,26 +169,16 @@ def test_readers_never_see_a_torn_results_file(vm):
         check(vm, f"c{n}.sh", "#!/bin/sh\necho " + "x" * 2000 + "\n")
     results = vm / "root/basic_monitor_results.json"
     call(vm, MONITOR, "basic")
-    bad, reads, stop = [], [0], threading.Event()
+    bad, reads = [], [0]
 
-    def reader():
-        while not stop.is_set():
-            try:
-                json.loads(results.read_bytes())
-                reads[0] += 1
-            except ValueError as exc:
-                bad.append(str(exc))
+    def read():
+        try:
+            json.loads(results.read_bytes())
+            reads[0] += 1
+        except ValueError as exc:
+            bad.append(str(exc))
 
-    readers = [threading.Thread(target=reader) for _ in range(200)]
-    for thread in readers:
-        thread.start()
-    try:
-        for _ in range(50):
-            assert call(vm, MONITOR, "basic").returncode == 0
-    finally:
-        stop.set()
-        for thread in readers:
-            thread.join()
+    read_during_runs(vm, read, readers=200, runs=50)
     assert bad == [] and reads[0] > 1000
 
 
@@ -284,22 +294,8 @@ def test_every_fetch_is_consistent_while_runs_land(vm):
                          f"if [ -e {flag} ]; then rm {flag}; echo broken; exit 1; fi\ntouch {flag}; echo fine\n")
     check(vm, "steady.sh", "#!/bin/sh\n[ \"$1\" = basic ] && { echo always broken; exit 1; }\nexit 0\n")
     call(vm, MONITOR, "basic")
-    stop, answers = threading.Event(), []
-
-    def fetch():
-        while not stop.is_set():
-            answers.append(fetch_output(Paths(vm)))
-
-    readers = [threading.Thread(target=fetch) for _ in range(4)]
-    for thread in readers:
-        thread.start()
-    try:
-        for _ in range(40):
-            assert call(vm, MONITOR, "basic").returncode == 0
-    finally:
-        stop.set()
-        for thread in readers:
-            thread.join()
+    answers = []
+    read_during_runs(vm, lambda: answers.append(fetch_output(Paths(vm))), readers=4, runs=40)
     seen = set()
     for answer in answers:
         failing, results = health_results(answer)

@@ -9,7 +9,7 @@ without reaping it: while the leader is an unreaped zombie its PID, and so the p
 id, cannot be reused, which makes the final `killpg` safe.
 
 When what a command leaves behind must die (`kill_leftovers`, health checks), its environment
-also carries a marker unique to the run: a child that left the session (setsid, a daemonising
+also carries a marker unique to the run. A child that left the session (setsid, a daemonising
 script) still inherits it and is found by it in /proc. Such a child is reported in
 `Completed.escaped`, not killed: it may be a service the command restarted through its init
 script (sshd, dnsmasq), whose death would cost more than a leaked process.
@@ -92,8 +92,9 @@ def run(argv: Sequence[str], *, timeout: float, cap: int = 16384,
     argv = tuple(str(a) for a in argv)
     marker = None
     if kill_leftovers:
-        marker = f"{RUN_MARKER}={os.getpid()}.{secrets.token_hex(8)}"
-        env = {**(os.environ if env is None else env), RUN_MARKER: marker.partition("=")[2]}
+        token = f"{os.getpid()}.{secrets.token_hex(8)}"
+        env = {**(os.environ if env is None else env), RUN_MARKER: token}
+        marker = f"{RUN_MARKER}={token}".encode()
     started = time.monotonic()
     deadline = started + timeout
     try:
@@ -142,7 +143,7 @@ def run(argv: Sequence[str], *, timeout: float, cap: int = 16384,
         finally:
             if kill_leftovers or timed_out or cancelled:
                 _kill_group(proc.pid)
-            escaped = _marked(marker.encode(), exclude=proc.pid) if marker is not None else ()
+            escaped = _marked(marker, exclude=proc.pid) if marker is not None else ()
             exit_watch.close()
             returncode = proc.wait()
             proc.stdout.close()
