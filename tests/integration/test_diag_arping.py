@@ -244,22 +244,28 @@ def run_losing_replies(topo, command: list[str]) -> subprocess.CompletedProcess:
     return subprocess.CompletedProcess(command, process.returncode, "".join(lines) + rest, stderr)
 
 
-@pytest.mark.parametrize("args, status, summary", [
+@pytest.mark.parametrize("args, status, sent", [
     # 20221126: with -c, one lost reply is enough for 1 (iputils#593) ...
-    (["-c", "3"], 1, ["Sent 3 probes (1 broadcast(s))", "Received 1 response(s)"]),
-    (["-c", "3", "-w", "5"], 1, ["Sent 3 probes (1 broadcast(s))", "Received 1 response(s)"]),
-    # ... while -w without -c needs a single reply for 0.
-    (["-w", "3"], 0, ["Sent 4 probes (1 broadcast(s))", "Received 1 response(s)"]),
+    (["-c", "3"], 1, {3}),
+    (["-c", "3", "-w", "5"], 1, {3}),
+    # ... while -w without -c needs a single reply for 0. The last interval tick and the
+    # deadline fall due together at 3 s, on two timers of the real tool: it usually sends the
+    # 4th probe first (as we always do), but on a loaded machine its deadline can win (3 probes).
+    (["-w", "3"], 0, {3, 4}),
 ])
-def test_lost_replies_exit_status(topo, args, status, summary):
+def test_lost_replies_exit_status(topo, args, status, sent):
     results = []
     for command in (["arping", *args, "-I", "h0", ROUTER],
                     [sys.executable, "-c", OURS, *args, "-I", "h0", ROUTER]):
         result = run_losing_replies(topo, command)
         results.append(result)
         assert result.returncode == status, result
-        assert result.stdout.splitlines()[-2:] == summary, result
-    assert normal(results[0].stdout) == normal(results[1].stdout)
+        summary = result.stdout.splitlines()[-2:]
+        assert summary in ([f"Sent {n} probes (1 broadcast(s))", "Received 1 response(s)"]
+                           for n in sorted(sent)), result
+    assert results[1].stdout.splitlines()[-2] == f"Sent {max(sent)} probes (1 broadcast(s))"
+    theirs, mine = (normal(result.stdout) for result in results)
+    assert mine[:-2] + mine[-1:] == theirs[:-2] + theirs[-1:]
 
 
 # -- no network: the arithmetic and the rules ------------------------------------------------
