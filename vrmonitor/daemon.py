@@ -60,14 +60,16 @@ class Daemon:
         self.init = init or detect_init_system()
         self._flags = _Flags()
         self._last_snapshot = None
-        self._started = None  # set in run(): python-daemon forks between __init__ and run
+        # (wall time, start ticks), set in run(): python-daemon forks between __init__ and run.
+        self._started = None
         self._loop_lag = LoopLag()  # how late the loop wakes for its schedule
         self._alerts: HeldAlerts | None = None  # set in _build_monitor
 
     def run(self) -> int:
         """Monitor until SIGTERM or SIGINT; return the exit code (0)."""
         me = identify(os.getpid())
-        self._started = me.start_time if me else None  # with the PID: proves the state is ours
+        # With the PID, the start ticks prove the state file is this process's.
+        self._started = (me.start_time, me.start_ticks) if me else (time.time(), None)
         selector = selectors.DefaultSelector()
         wake_read, wake_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         selector.register(wake_read, selectors.EVENT_READ, None)
@@ -107,8 +109,9 @@ class Daemon:
         gate = ConfigGate()
 
         # These read self.settings when called, so a SIGHUP's new overrides apply at once.
-        def recover_job(entry, init):
-            return recover(entry, init, self.settings.services.override_for(entry.section), gate=gate)
+        def recover_job(entry, init, seen):
+            return recover(entry, init, self.settings.services.override_for(entry.section),
+                           gate=gate, seen=seen)
 
         def prime_gate(entry):
             """Test the configuration while the service runs, so a crash needs only a restart."""
@@ -241,7 +244,7 @@ class Daemon:
         last = AlertStore(self.paths).last_record()
         text = prometheus.render(self._last_snapshot or {}, checks if isinstance(checks, dict) else {},
                                  run_times, last["seq"] if last else 0, self._loop_lag.take_worst(),
-                                 self._started or 0.0, self._loop_lag)
+                                 self._started[0] if self._started else 0.0, self._loop_lag)
         try:
             prometheus.write(self.paths, text)
         except OSError as exc:
@@ -255,7 +258,8 @@ class Daemon:
         if services == self._last_snapshot:
             return False
         self._last_snapshot = services
-        state = {"pid": os.getpid(), "started": self._started, "boot_id": read_boot_id(),
+        state = {"pid": os.getpid(), "started": self._started[0], "started_ticks": self._started[1],
+                 "boot_id": read_boot_id(),
                  "updated": time.time(), "init": self.init.name, "services": services}
         try:
             atomic_write(self.paths.daemon_state, json.dumps(state, indent=1) + "\n")

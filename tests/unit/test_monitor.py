@@ -60,6 +60,7 @@ class Harness:
         self.entries = (self.entry,)
         self.script = list(script)  # outcomes the recovery job plays, last one repeats
         self.calls = []
+        self.seen_by_recovery = []  # (pid, start ticks) of the process last seen up, per call
         self.selector = selectors.DefaultSelector()
         self.wake_r, self.wake_w = os.pipe2(os.O_NONBLOCK)
         self.selector.register(self.wake_r, selectors.EVENT_READ, None)
@@ -69,8 +70,9 @@ class Harness:
                                       recover_job=self.recover, rng=random.Random(1),
                                       reminder_interval=reminder_interval, probe=probe, **extra)
 
-    def recover(self, entry, init):
+    def recover(self, entry, init, seen):
         self.calls.append(time.monotonic())
+        self.seen_by_recovery.append((seen.pid, seen.start_ticks) if seen else None)
         outcome = self.script[0] if len(self.script) == 1 else self.script.pop(0)
         if outcome == "start":
             self.service.start()
@@ -212,34 +214,54 @@ def test_a_service_removed_from_monitor_conf_is_no_longer_watched(make):
     assert h.calls == [] and h.alerts() == []
 
 
-def test_a_stale_pidfile_naming_a_namesake_is_down(tmp_path):
-    pidfile = tmp_path / "stale.pid"
-    namesake = subprocess.Popen(["sleep", "300"])
-    try:
-        pidfile.write_text(f"{namesake.pid}\n")
-        long_ago = time.time() - 3600
-        os.utime(pidfile, (long_ago, long_ago))
-        seen = observe("sleep", str(pidfile))
-        assert seen.state is ServiceState.DOWN
-        assert seen.reason == f"pidfile {pidfile} is stale: written before PID {namesake.pid} (sleep) started"
-    finally:
-        namesake.kill()
-        namesake.wait()
-
-
-def test_a_reused_pid_is_down(tmp_path):
-    pidfile = tmp_path / "svc.pid"
+@pytest.fixture
+def sleeping(tmp_path):
+    """A `sleep` and a pidfile naming it: (process, pidfile)."""
     process = subprocess.Popen(["sleep", "300"])
-    try:
-        pidfile.write_text(f"{process.pid}\n")
-        first = observe("sleep", str(pidfile))
-        assert first.state is ServiceState.UP
-        earlier = replace(first.identity, start_time=first.identity.start_time - 100)
-        seen = observe("sleep", str(pidfile), known=earlier)
-        assert seen.state is ServiceState.DOWN and "was reused" in seen.reason
-    finally:
-        process.kill()
-        process.wait()
+    pidfile = tmp_path / "svc.pid"
+    pidfile.write_text(f"{process.pid}\n")
+    yield process, pidfile
+    process.kill()
+    process.wait()
+
+
+def backdate(path, seconds):
+    then = time.time() - seconds
+    os.utime(path, (then, then))
+
+
+def test_a_stale_pidfile_naming_a_namesake_is_down(sleeping):
+    namesake, pidfile = sleeping
+    backdate(pidfile, 3600)
+    seen = observe("sleep", str(pidfile))
+    assert seen.state is ServiceState.DOWN and seen.stale_pidfile
+    assert seen.reason == f"pidfile {pidfile} is stale: written before PID {namesake.pid} (sleep) started"
+
+
+def test_a_reused_pid_is_down_and_its_pidfile_stale(sleeping):
+    process, pidfile = sleeping
+    first = observe("sleep", str(pidfile))
+    assert first.state is ServiceState.UP
+    assert observe("sleep", str(pidfile), known=first.identity).state is ServiceState.UP
+    # The `sleep` seen before on this PID started 100 ticks earlier: this one is another.
+    before = replace(first.identity, start_ticks=first.identity.start_ticks - 100)
+    seen = observe("sleep", str(pidfile), known=before)
+    assert seen.state is ServiceState.DOWN and seen.stale_pidfile
+    assert seen.reason.startswith(f"pidfile {pidfile} is stale: PID {process.pid} was reused "
+                                  "by another sleep (started at ")
+
+
+def test_a_process_seen_before_stays_up_when_the_wall_clock_makes_its_pidfile_look_stale(sleeping):
+    """After the wall clock steps forward an hour, the kernel's boot time moves with it, and a
+    process started before the step seems to have started an hour after its pidfile was written.
+    The process seen up before is recognised by its start ticks, which no step moves."""
+    _, pidfile = sleeping
+    seen_up = observe("sleep", str(pidfile))
+    assert seen_up.state is ServiceState.UP
+    backdate(pidfile, 3600)
+    assert observe("sleep", str(pidfile)).stale_pidfile  # a stranger would be judged so
+    again = observe("sleep", str(pidfile), known=seen_up.identity)
+    assert again.state is ServiceState.UP and again.identity == seen_up.identity
 
 
 @pytest.mark.parametrize("content, reason", [
@@ -320,6 +342,23 @@ def test_a_restarted_daemon_carries_on_without_re_alerting(make):
     restored = again.monitor.watched["svc"]
     assert restored.parked and restored.state is ServiceState.DOWN
     assert again.calls == []  # parked: not restarted before its re-probe time
+
+
+def test_a_restarted_daemon_tells_a_namesake_on_the_pid_it_saw(make):
+    h = make(["start"], settings=replace(SETTINGS, verify_interval=0.1))
+    running = h.service.start()
+    assert h.drive(1, until=lambda: state(h) is ServiceState.UP)
+    before = h.monitor.snapshot(time.time())
+    assert before["svc"]["seen_pid"] == running.pid
+    h.monitor.close()
+    # The previous daemon saw another process on this PID (it started 5 ticks earlier): the
+    # `sleep` there now is a namesake, however fresh its pidfile looks.
+    before["svc"]["seen_start_ticks"] -= 5
+    earlier = before["svc"]["seen_start_ticks"]
+    again = make(["start"], settings=replace(SETTINGS, verify_interval=0.1), previous=before)
+    assert again.drive(3, until=lambda: len(again.calls) == 1)
+    assert again.alerts()[-1] == "[INFO] [sleep] The process sleep is not running trying recover"
+    assert again.seen_by_recovery == [(running.pid, earlier)]
 
 
 class CrashingService(Service):

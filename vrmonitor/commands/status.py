@@ -17,7 +17,7 @@ def run(args, context) -> int:
     import json
     import time
 
-    from vrmonitor.system.identity import identify
+    from vrmonitor.system.identity import still_running
 
     state_file = context.paths.daemon_state
     try:
@@ -29,8 +29,7 @@ def run(args, context) -> int:
         state = None
     running = False
     if isinstance(state, dict) and isinstance(state.get("pid"), int):
-        alive = identify(state["pid"])
-        running = alive is not None and alive.start_time == state.get("started")
+        running = still_running(state["pid"], state.get("started_ticks"))
     services = state.get("services", {}) if isinstance(state, dict) else {}
     checks = _history(context.paths.state_dir / "health-history.json")
     failing = sorted(name for name, s in services.items() if s.get("state") != "up")

@@ -8,7 +8,7 @@ import json
 import logging
 
 from vrmonitor.cloudstack.service_results import service_entries
-from vrmonitor.system.identity import identify
+from vrmonitor.system.identity import still_running
 
 LOG = logging.getLogger(__name__)
 
@@ -21,8 +21,7 @@ def daemon_services(paths) -> dict | None:
         return None
     if not isinstance(state, dict) or not isinstance(state.get("pid"), int):
         return None
-    alive = identify(state["pid"])
-    if alive is None or alive.start_time != state.get("started"):
+    if not still_running(state["pid"], state.get("started_ticks")):
         return None
     return state.get("services") if isinstance(state.get("services"), dict) else None
 

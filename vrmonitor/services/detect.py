@@ -1,21 +1,24 @@
 """Detection: is a monitored service up, judged from its pidfile and the process it names.
 
-Up only if the pidfile names a live, non-zombie process called `processname`, the pidfile is
-not older than that process (a service writes its pidfile after it starts, so an older pidfile
-was left by a previous instance and merely names a namesake), and, when that PID was seen
-before, the process has the same start time (otherwise the PID was reused).
+Up only if the pidfile names a live, non-zombie process called `processname` and that process
+is the service's:
+- when that PID was seen up before, it must be the very process seen (same start ticks);
+  otherwise the PID was reused. This is exact and no clock step can fool it;
+- else the pidfile must not be older than the process: a service writes its pidfile after it
+  starts, so an older pidfile was left by a previous instance and merely names a namesake.
+  This compares the pidfile's mtime with the wall clock, so it is the rule of last resort.
 """
 
 import os
 from dataclasses import dataclass
 from enum import Enum
 
-# Slack between a process's recorded start time and its pidfile's mtime (clock tick granularity,
-# filesystems with coarse timestamps).
-PIDFILE_SLACK = 1.0
-
 from vrmonitor.system.identity import (PidfileProblem, ProcessIdentity, identify, is_named,
-                                       read_pidfile)
+                                       read_pidfile, same_process)
+
+# Slack between a process's start and its pidfile's mtime (filesystems with whole-second
+# timestamps, clock tick granularity).
+PIDFILE_SLACK = 1.0
 
 
 class ServiceState(Enum):
@@ -49,6 +52,13 @@ def observe(processname: str, pidfile: str | None,
     if not is_named(identity, processname):
         return _down(f"pidfile {pidfile} names PID {pid}, which is {identity.name!r}, "
                      f"not {processname!r}")
+    if known is not None and known.pid == pid:
+        if same_process(known, identity):
+            return Observation(ServiceState.UP, identity, f"{processname} running as PID {pid}")
+        return Observation(ServiceState.DOWN, None, f"pidfile {pidfile} is stale: PID {pid} was "
+                           f"reused by another {identity.name} (started at "
+                           f"{identity.start_time:.2f}; the one seen before at "
+                           f"{known.start_time:.2f})", stale_pidfile=True)
     try:
         written = os.stat(pidfile).st_mtime
     except OSError:
@@ -56,9 +66,6 @@ def observe(processname: str, pidfile: str | None,
     if written is not None and written < identity.start_time - PIDFILE_SLACK:
         return Observation(ServiceState.DOWN, None, f"pidfile {pidfile} is stale: written before "
                            f"PID {pid} ({identity.name}) started", stale_pidfile=True)
-    if known is not None and known.pid == pid and known.start_time != identity.start_time:
-        return _down(f"PID {pid} was reused: started at {identity.start_time:.2f}, "
-                     f"the {processname} seen before started at {known.start_time:.2f}")
     return Observation(ServiceState.UP, identity, f"{processname} running as PID {pid}")
 
 

@@ -27,7 +27,7 @@ from typing import Callable
 
 from vrmonitor.services.detect import ServiceState, observe
 from vrmonitor.services.ladder import Ladder
-from vrmonitor.system.identity import ProcessIdentity
+from vrmonitor.system.identity import ProcessIdentity, wall_time_of
 
 LOG = logging.getLogger(__name__)
 
@@ -52,7 +52,10 @@ class Watched:
     entry: object  # cloudstack.monitor_conf.ServiceEntry
     state: ServiceState | None = None  # None until first seen
     reason: str = "not checked yet"
-    identity: ProcessIdentity | None = None
+    identity: ProcessIdentity | None = None  # the process judged up now, else None
+    # The process last seen up, kept while the service is down and across a daemon restart:
+    # if its PID turns up again, start ticks tell whether it is the same process or a namesake.
+    seen: ProcessIdentity | None = None
     since: float = field(default_factory=time.time)  # wall time of the last state change
     failed_attempts: int = 0
     next_attempt: float | None = None  # monotonic
@@ -86,7 +89,8 @@ class ServiceMonitor:
                  booting: Callable[[], bool] = lambda: False, previous: dict | None = None,
                  on_up: Callable | None = None):
         """load_entries: () -> (entries, fingerprint) of monitor.conf; settings: [services];
-        alerts: an AlertWriter; recover_job: (entry, init) -> Outcome, run in a worker thread;
+        alerts: an AlertWriter; recover_job: (entry, init, seen) -> Outcome, run in a worker
+        thread, seen: the process last seen up (ProcessIdentity or None);
         probe: (entry) -> ProbeResult | None; reminder_interval: seconds, 0 for none;
         booting: () -> whether the router is still booting (start-up grace: a service not yet
         seen up is neither alerted nor restarted); previous: the snapshot of the daemon that ran
@@ -180,6 +184,8 @@ class ServiceMonitor:
                 "restart_monotonic": [t for t in w.restarts if now - t <= HOUR],
                 "failed_attempts": w.failed_attempts, "down_alerted": w.down_alerted,
                 "seen_up": w.seen_up, "on_trial_monotonic": w.on_trial,
+                "seen_pid": w.seen.pid if w.seen else None,
+                "seen_start_ticks": w.seen.start_ticks if w.seen else None,
             }
         return services
 
@@ -195,7 +201,7 @@ class ServiceMonitor:
     def _check(self, w: Watched, now: float) -> None:
         if w.job is not None or w.settle_until is not None:
             return  # a recovery is under way; its completion judges the service
-        seen = observe(w.entry.processname, w.entry.pidfile, w.identity)
+        seen = observe(w.entry.processname, w.entry.pidfile, w.seen)
         if seen.state is ServiceState.UP and self._probe is not None:
             result = self._probe(w.entry)
             if result is not None and not result.ok:
@@ -218,7 +224,7 @@ class ServiceMonitor:
                 self._recovered_alert(w)
             elif not by_us and (w.down_alerted or was is ServiceState.DEGRADED) and w.on_trial is None:
                 self._alert("INFO", w.name, "The process detected as running")
-        w.state, w.reason, w.identity = ServiceState.UP, reason, identity
+        w.state, w.reason, w.identity, w.seen = ServiceState.UP, reason, identity, identity
         w.seen_up = True
         w.next_attempt = None
         self._watch(w)
@@ -279,7 +285,7 @@ class ServiceMonitor:
             w.state, w.since = ServiceState.DEGRADED, time.time()
             self._alert("ALERT", w.name, f"The process {w.name} is running but not serving: {detail}")
             w.last_reminder = now
-        w.reason, w.identity = f"running but not serving: {detail}", identity
+        w.reason, w.identity, w.seen = f"running but not serving: {detail}", identity, identity
         self._watch(w)
         if w.degraded_probes >= DEGRADED_RESTART_AFTER and w.next_attempt is None and not w.parked:
             w.next_attempt = now
@@ -297,7 +303,7 @@ class ServiceMonitor:
     def _start_recovery(self, w: Watched, now: float) -> None:
         w.next_attempt = None
         w.last_action = f"restart attempt {w.failed_attempts + 1}"
-        w.job = self._executor.submit(self._recover_job, w.entry, self._init)
+        w.job = self._executor.submit(self._recover_job, w.entry, self._init, w.seen)
         w.job.add_done_callback(lambda _: self._wake())
 
     def _finish_job(self, w: Watched, now: float) -> None:
@@ -318,7 +324,7 @@ class ServiceMonitor:
             self._failed_attempt(w, now, outcome.detail)
 
     def _after_restart(self, w: Watched, now: float, final: bool = True) -> None:
-        seen = observe(w.entry.processname, w.entry.pidfile, None)
+        seen = observe(w.entry.processname, w.entry.pidfile, w.seen)
         if seen.state is ServiceState.UP:
             w.settle_until = None
             w.restarted_at = time.time()
@@ -365,6 +371,9 @@ class ServiceMonitor:
         w.restarted_at = before.get("restarted_at")
         w.last_action, w.last_outcome = before.get("last_action", ""), before.get("last_outcome", "")
         w.seen_up = bool(before.get("seen_up"))
+        pid, ticks = before.get("seen_pid"), before.get("seen_start_ticks")
+        if isinstance(pid, int) and isinstance(ticks, int):
+            w.seen = ProcessIdentity(pid, entry.processname, "", wall_time_of(ticks), ticks)
         if before.get("crash_loop"):
             # Already alerted as crash looping: the ladder goes on where it was, and a restart
             # still on trial is judged by its own start, not by this daemon's.

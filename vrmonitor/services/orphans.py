@@ -12,9 +12,8 @@ import select
 import signal
 import time
 
-import psutil
-
-from vrmonitor.system.identity import ProcessIdentity, identify, is_named, pids_named
+from vrmonitor.system.identity import (ProcessIdentity, identify, is_named, pids_named, read_stat,
+                                       same_process)
 
 LOG = logging.getLogger(__name__)
 
@@ -122,7 +121,7 @@ def _pidfd_open(pid: int) -> int | None:
 
 def _same_process(identity: ProcessIdentity) -> bool:
     now = identify(identity.pid)
-    return now is not None and now.start_time == identity.start_time
+    return now is not None and same_process(now, identity)
 
 
 def _wait(targets: list[_Target], within: float) -> list[_Target]:
@@ -151,8 +150,5 @@ def _still_listed(identity: ProcessIdentity) -> bool:
     """The process is in /proc, alive or zombie, with the same start time (not a reused PID).
 
     A child of this very process is not waited for: only its parent (our caller) reaps it."""
-    try:
-        process = psutil.Process(identity.pid)
-        return process.create_time() == identity.start_time and process.ppid() != os.getpid()
-    except psutil.NoSuchProcess:
-        return False
+    stat = read_stat(identity.pid)
+    return stat is not None and stat.start_ticks == identity.start_ticks and stat.ppid != os.getpid()

@@ -7,6 +7,7 @@ from vrmonitor.services.configtest import ConfigGate
 from vrmonitor.services.detect import observe
 from vrmonitor.services.monitor import Outcome
 from vrmonitor.services.orphans import kill_orphans
+from vrmonitor.system.identity import ProcessIdentity
 
 LOG = logging.getLogger(__name__)
 
@@ -17,10 +18,11 @@ ORPHAN_GRACE = 0.5
 
 
 def recover(entry, init, override=None, restart_timeout: float = 60.0,
-            gate: ConfigGate | None = None) -> Outcome:
+            gate: ConfigGate | None = None, seen: ProcessIdentity | None = None) -> Outcome:
     """Try to bring `entry` back once; never raises for an expected failure.
 
-    gate: the daemon's ConfigGate (remembers configurations that passed); a fresh one tests."""
+    gate: the daemon's ConfigGate (remembers configurations that passed); a fresh one tests.
+    seen: the service's process last seen up, to tell a namesake on its PID."""
     service = entry.servicename or entry.processname
     if not init.knows(service):
         return Outcome("unknown", f"{init.name} has no service {service!r}")
@@ -35,22 +37,22 @@ def recover(entry, init, override=None, restart_timeout: float = 60.0,
         killed = kill_orphans(entry.processname, grace=ORPHAN_GRACE)
         if killed:
             LOG.info("killed orphaned %s processes %s before restarting", entry.processname, killed)
-    discard_stale_pidfile(entry)
+    discard_stale_pidfile(entry, seen)
     result = init.restart(service, timeout=restart_timeout)
     return Outcome("restarted" if result.ok else "failed", result.detail)
 
 
-def discard_stale_pidfile(entry) -> None:
+def discard_stale_pidfile(entry, seen: ProcessIdentity | None = None) -> None:
     """Remove a pidfile whose PID now belongs to a namesake started after it was written.
 
     Left in place, the init script's restart would stop that unrelated process (it matches
     the pidfile's PID and the executable's name) and then refuse to start the service because
     "it is already running"."""
-    seen = observe(entry.processname, entry.pidfile)
-    if not seen.stale_pidfile:
+    observed = observe(entry.processname, entry.pidfile, seen)
+    if not observed.stale_pidfile:
         return
     try:
         os.unlink(entry.pidfile)
     except FileNotFoundError:
         return
-    LOG.warning("removed %s before restarting %s: %s", entry.pidfile, entry.processname, seen.reason)
+    LOG.warning("removed %s before restarting %s: %s", entry.pidfile, entry.processname, observed.reason)

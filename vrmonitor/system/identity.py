@@ -3,15 +3,22 @@
 A PID alone proves nothing: pidfiles go stale and PIDs are reused. A process is identified by
 PID, start time and name (`/proc/PID/comm`, which sshd's command-line rewriting leaves alone)
 or executable. A zombie is dead, whatever `kill -0` says.
+
+Two sightings are the same process when PID and start ticks match. The ticks (clock ticks from
+boot to the process's start, /proc/PID/stat) are exact and never move. A start time in wall
+clock terms (what psutil's create_time gives) is derived from the boot time /proc/stat reports
+now, which moves with every step of the wall clock: compared across a step, or across two
+processes that read it on either side of one, it would call the same process another.
 """
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import psutil
 
 # /proc/PID/comm holds at most 15 characters of the name.
 COMM_LENGTH = 15
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass(frozen=True)
@@ -19,7 +26,39 @@ class ProcessIdentity:
     pid: int
     name: str
     exe: str  # empty when it cannot be read
-    start_time: float  # seconds since the epoch, as the kernel recorded it
+    # Seconds since the epoch on the wall clock as it is now: approximate, and not compared.
+    start_time: float = field(compare=False)
+    start_ticks: int  # clock ticks from boot to the start: exact; what proves it is the same process
+
+
+@dataclass(frozen=True)
+class ProcStat:
+    """The fields of /proc/PID/stat used here."""
+    name: str  # comm
+    state: str  # R, S, D, Z, ...
+    ppid: int
+    start_ticks: int
+
+
+def read_stat(pid: int) -> ProcStat | None:
+    """/proc/PID/stat, zombies included; None when there is no such process."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            text = handle.read().decode("utf-8", "replace")
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    # comm is in parentheses and may itself hold ") ": the last one ends it.
+    head, _, tail = text.rpartition(")")
+    fields = tail.split()
+    return ProcStat(head.partition("(")[2], fields[0], int(fields[1]), int(fields[19]))
+
+
+def wall_time_of(ticks: int) -> float:
+    """When a process started `ticks` after boot, in seconds since the epoch on today's clock.
+
+    The boot time is the kernel's (/proc/stat, a whole second, so up to a second early): the
+    same clock as the kernel's file times, which this is compared with."""
+    return psutil.boot_time() + ticks / CLOCK_TICKS
 
 
 class PidfileProblem(Exception):
@@ -44,20 +83,32 @@ def read_pidfile(path: str) -> int:
 
 def identify(pid: int) -> ProcessIdentity | None:
     """The identity of a live process, or None when it is gone or a zombie."""
-    try:
-        process = psutil.Process(pid)
-        with process.oneshot():
-            if process.status() == psutil.STATUS_ZOMBIE:
-                return None
-            name = process.name()
-            start_time = process.create_time()
-            try:
-                exe = process.exe()
-            except (psutil.AccessDenied, psutil.ZombieProcess):
-                exe = ""
-    except (psutil.NoSuchProcess, psutil.ZombieProcess):
+    stat = read_stat(pid)
+    if stat is None or stat.state == "Z":
         return None
-    return ProcessIdentity(pid, name, exe, start_time)
+    try:
+        exe = os.readlink(f"/proc/{pid}/exe")
+    except OSError:  # a kernel thread, not ours to read, or gone meanwhile
+        exe = ""
+    if exe.endswith(" (deleted)"):  # replaced on disk (an upgrade) while it runs
+        exe = exe[:-len(" (deleted)")]
+    # The exe read must be of the process whose stat was read, not of a successor on its PID.
+    again = read_stat(pid)
+    if again is None or again.start_ticks != stat.start_ticks or again.state == "Z":
+        return None
+    return ProcessIdentity(pid, stat.name, exe, wall_time_of(stat.start_ticks), stat.start_ticks)
+
+
+def same_process(a: ProcessIdentity, b: ProcessIdentity) -> bool:
+    return a.pid == b.pid and a.start_ticks == b.start_ticks
+
+
+def still_running(pid, start_ticks) -> bool:
+    """Whether the process recorded as (`pid`, `start_ticks`), e.g. in a state file, still runs."""
+    if not isinstance(pid, int) or not isinstance(start_ticks, int):
+        return False
+    identity = identify(pid)
+    return identity is not None and identity.start_ticks == start_ticks
 
 
 def is_named(identity: ProcessIdentity, processname: str) -> bool:
