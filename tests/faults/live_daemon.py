@@ -49,6 +49,14 @@ class LiveDaemon:
             raise AssertionError(f"the daemon exited {self.process.returncode}:\n{self.log()}")
         return True
 
+    def wait(self, condition, what: str, within: float = 20.0):
+        """wait_for while the daemon runs; a timeout says what the daemon logged meanwhile."""
+        mark = len(self.lines)
+        try:
+            return wait_for(lambda: self.running() and condition(), what, within=within)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; the daemon's log meanwhile:\n" + "\n".join(self.lines[mark:])) from None
+
     def wait_log(self, text: str, after: int = 0, within: float = 30.0) -> str:
         """The first log line from index `after` on that contains `text`."""
         try:

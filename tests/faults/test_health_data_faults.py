@@ -45,16 +45,15 @@ def vm():
 
 def next_run(daemon: LiveDaemon, path: Path, after: float, what: str) -> dict:
     """The results file once a run has replaced the one of time `after`."""
-    wait_for(lambda: daemon.running() and path.exists() and path.stat().st_mtime > after, what,
-             within=90)
+    daemon.wait(lambda: path.exists() and path.stat().st_mtime > after, what, within=90)
     return results(path)
 
 
-def failing(vm: VmRoot, expected: str | None) -> None:
+def failing(daemon: LiveDaemon, expected: str | None) -> None:
     """The failing-checks file says `expected` (None: absent); it is written just after the results."""
-    path = vm.root / "root/basic_failing_health_checks"
-    wait_for(lambda: (path.read_text() if path.exists() else None) == expected,
-             f"{path.name} says {expected!r}")
+    path = daemon.vm.root / "root/basic_failing_health_checks"
+    daemon.wait(lambda: (path.read_text() if path.exists() else None) == expected,
+                f"{path.name} says {expected!r}")
 
 
 def basic_check_running(vm: VmRoot) -> bool:
@@ -86,20 +85,20 @@ def test_checks_folder_deleted_mid_run_and_recreated(vm):
 
     done = basic.stat().st_mtime
     daemon.start_runs()
-    wait_for(lambda: daemon.running() and basic_check_running(vm), "the slow check of the next run")
+    daemon.wait(lambda: basic_check_running(vm), "the slow check of the next run")
     shutil.rmtree(checks)
     mid = next_run(daemon, basic, done, "the run the folder vanished from")
     assert mid["a_slow_check.sh"]["message"] == "slow done"  # it was running: it finished
     assert mid["b_later_check.sh"]["success"] == "false"
     assert mid["b_later_check.sh"]["message"] == "could not be started: No such file or directory"
-    failing(vm, "b_later_check.sh")
+    failing(daemon, "b_later_check.sh")
 
     mark, done = len(daemon.lines), basic.stat().st_mtime
     daemon.start_runs()
     empty = next_run(daemon, basic, done, "a run without the folder")
     assert set(empty) == {"crashsvc.service", "lastRun"}
     assert "health checks folder /root/health_checks is missing" in daemon.wait_log("missing", after=mark)
-    failing(vm, None)
+    failing(daemon, None)
 
     shutil.copytree(staged, checks)
     os.chmod(checks, 0o755)
@@ -120,7 +119,7 @@ def test_health_data_replaced_mid_run_new_torn_and_fixed(vm):
     # New settings while a run is in progress: the next run honours them.
     done = basic.stat().st_mtime
     daemon.start_runs()
-    wait_for(lambda: daemon.running() and basic_check_running(vm), "a check of the run in progress")
+    daemon.wait(lambda: basic_check_running(vm), "a check of the run in progress")
     new = {"health_checks_basic_run_interval": 1, "health_checks_advanced_run_interval": 1,
            "health_checks_enabled": True, "excluded_health_checks": ["b_later_check.sh"],
            "health_checks_config": {}}
@@ -129,7 +128,7 @@ def test_health_data_replaced_mid_run_new_torn_and_fixed(vm):
     assert "b_later_check.sh" in in_progress  # it started with the settings of its start
     honoured = next_run(daemon, basic, basic.stat().st_mtime, "the run with the new settings")
     assert set(honoured) == {"a_slow_check.sh", "crashsvc.service", "lastRun"}
-    failing(vm, None)
+    failing(daemon, None)
 
     # Disabled: the next run writes results without checks.
     done = basic.stat().st_mtime
@@ -154,7 +153,7 @@ def test_health_data_replaced_mid_run_new_torn_and_fixed(vm):
     assert problem["success"] == "false"
     assert problem["message"].startswith("/root/health_checks_data.json: invalid JSON at line 1")
     assert problem["message"].endswith("(the previous valid data stays in force)")
-    failing(vm, "health_checks_data.json")
+    failing(daemon, "health_checks_data.json")
 
     # Fixed: used again (its new interval starts a run at once).
     done = basic.stat().st_mtime
@@ -162,5 +161,5 @@ def test_health_data_replaced_mid_run_new_torn_and_fixed(vm):
                                        health_checks_basic_run_interval=2)).encode())
     fixed = next_run(daemon, basic, done, "a run with the fixed file")
     assert set(fixed) == {"a_slow_check.sh", "b_later_check.sh", "crashsvc.service", "lastRun"}
-    failing(vm, "b_later_check.sh")
+    failing(daemon, "b_later_check.sh")
     daemon.stop()
