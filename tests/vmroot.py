@@ -7,10 +7,13 @@ mark in its environment so that the test finds (and ends) only the processes it 
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -26,6 +29,19 @@ def require_root(what: str) -> None:
     if os.geteuid() != 0:
         pytest.fail(f"{what} needs root (an init script in /etc/init.d, `service`); CI runs it as root",
                     pytrace=False)
+
+
+@contextmanager
+def temporary_vm(tag: str, what: str, **options):
+    """A VmRoot in a new temporary folder (root needed for `what`), cleaned up and removed after."""
+    require_root(what)
+    folder = Path(tempfile.mkdtemp(prefix=f"vrmonitor-{tag}-{os.getpid()}-"))
+    vm = VmRoot(folder, tag=tag, **options)
+    try:
+        yield vm
+    finally:
+        vm.cleanup()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def wait_for(condition, what: str, within: float = 20.0, step: float = 0.01):

@@ -26,6 +26,7 @@ from vrmonitor.export.loop_lag import LoopLag
 from vrmonitor.health.run import HealthEngine
 from vrmonitor.health.scheduler import HealthScheduler
 from vrmonitor.paths import Paths
+from vrmonitor.services.boot_grace import boot_start_now, still_booting
 from vrmonitor.services.configtest import ConfigGate
 from vrmonitor.services.monitor import ServiceMonitor
 from vrmonitor.services.probes import DEFAULT_PROBES, probe
@@ -62,6 +63,7 @@ class Daemon:
         self._last_snapshot = None
         # (wall time, start ticks), set in run(): python-daemon forks between __init__ and run.
         self._started = None
+        self._boot_start = 0.0  # this boot's start on the wall clock, set in run()
         self._loop_lag = LoopLag()  # how late the loop wakes for its schedule
         self._alerts: HeldAlerts | None = None  # set in _build_monitor
 
@@ -74,7 +76,12 @@ class Daemon:
         wake_read, wake_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         selector.register(wake_read, selectors.EVENT_READ, None)
         previous = self._install_signals(wake_write)
-        monitor = self._build_monitor(selector, wake_write)
+        before = self._previous_state()
+        # This boot's start as the first daemon of the boot reckoned it, before any later step.
+        carried = before.get("boot_start")
+        self._boot_start = (carried if isinstance(carried, (int, float))
+                            else boot_start_now(time.time(), time.monotonic()))
+        monitor = self._build_monitor(selector, wake_write, before)
         health = self._build_health(wake_write)
         try:
             monitor.tick(time.monotonic())
@@ -93,7 +100,7 @@ class Daemon:
             os.close(wake_write)
         return 0
 
-    def _build_monitor(self, selector, wake_write: int) -> ServiceMonitor:
+    def _build_monitor(self, selector, wake_write: int, before: dict) -> ServiceMonitor:
         services = self.settings.services
         writer = AlertWriter(self.paths, self.settings.alerts.max_bytes, self.settings.alerts.backups)
         try:
@@ -131,33 +138,29 @@ class Daemon:
         return ServiceMonitor(source.load, services, alerts, self.init, selector, wake,
                               recover_job=recover_job, probe=functional_probe,
                               reminder_interval=self.settings.alerts.reminder_interval,
-                              booting=self._booting, previous=self._previous_services(),
+                              booting=self._booting, previous=self._previous_services(before),
                               on_up=prime_gate)
 
-    def _previous_services(self) -> dict:
-        """The last daemon's service state, if it ran on this same boot (else start afresh)."""
+    def _previous_state(self) -> dict:
+        """The last daemon's state, if it ran on this same boot (else start afresh: {})."""
         try:
             state = json.loads(self.paths.daemon_state.read_bytes())
         except (FileNotFoundError, ValueError):
             return {}
         if not isinstance(state, dict) or state.get("boot_id") != read_boot_id():
             return {}
-        services = state.get("services")
+        return state
+
+    @staticmethod
+    def _previous_services(before: dict) -> dict:
+        services = before.get("services")
         return services if isinstance(services, dict) else {}
 
     def _booting(self) -> bool:
-        """A CloudStack system VM whose boot configuration has not finished, within the grace.
-
-        /var/cache/cloud/boot_up_done is written at the end of the VM's boot configuration; the
-        grace ([services] startup_grace) is counted from boot on the monotonic clock."""
-        grace = self.settings.services.startup_grace
-        if time.monotonic() >= grace or not self.paths.config_cache.is_dir():
-            return False
-        boot_wall = time.time() - time.monotonic()
-        try:
-            return (self.paths.config_cache / "boot_up_done").stat().st_mtime < boot_wall
-        except FileNotFoundError:
-            return True
+        """A CloudStack system VM whose boot configuration has not finished, within the grace
+        ([services] startup_grace, from boot): docs/daemon.md, services/boot_grace.py."""
+        return still_booting(self.paths.config_cache, self.settings.services.startup_grace,
+                             self._boot_start, time.time(), time.monotonic())
 
     def _build_health(self, wake_write: int) -> HealthScheduler:
         def services(run_start: float, previous_run: float | None):
@@ -259,7 +262,7 @@ class Daemon:
             return False
         self._last_snapshot = services
         state = {"pid": os.getpid(), "started": self._started[0], "started_ticks": self._started[1],
-                 "boot_id": read_boot_id(),
+                 "boot_id": read_boot_id(), "boot_start": self._boot_start,
                  "updated": time.time(), "init": self.init.name, "services": services}
         try:
             atomic_write(self.paths.daemon_state, json.dumps(state, indent=1) + "\n")

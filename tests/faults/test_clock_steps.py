@@ -28,13 +28,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.faults.fake_clock import FakeClock, require_libfaketime
 from tests.faults.live_daemon import LiveDaemon, results
 from tests.faults.ms_poller import AlertPoller, install_entry_points
 from tests.vmroot import FAST_SERVICES_TOML, VmRoot, require_root, wait_for
 
 pytestmark = [pytest.mark.root, pytest.mark.faults, pytest.mark.slow]
 
-LIBFAKETIME = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
 INTERVAL = 60.0  # seconds: health_checks_data.json's smallest interval, 1 minute
 RUN_WAIT = 3 * INTERVAL  # generous: one scheduled run is due within INTERVAL
 # A restart holds after STABLE_AFTER s up (a service dying sooner is a crash loop, another fault's
@@ -42,24 +42,6 @@ RUN_WAIT = 3 * INTERVAL  # generous: one scheduled run is due within INTERVAL
 STABLE_AFTER = 0.2
 HELD = 2.0
 TOML = FAST_SERVICES_TOML + f"stable_after = {STABLE_AFTER}\n"
-
-
-class FakeClock:
-    """The router's wall clock offset, read by libfaketime from a file on every call."""
-
-    def __init__(self, folder: Path):
-        self.file = folder / "faketime-offset"
-        self.step("+0")
-
-    def step(self, offset: str) -> None:
-        temp = self.file.with_name(self.file.name + ".new")
-        temp.write_text(offset + "\n")
-        os.replace(temp, self.file)  # libfaketime never reads half an offset
-
-    def env(self) -> tuple[str, ...]:
-        """An `env` prefix that runs a command on this clock."""
-        return ("env", f"LD_PRELOAD={LIBFAKETIME}", f"FAKETIME_TIMESTAMP_FILE={self.file}",
-                "FAKETIME_NO_CACHE=1", "FAKETIME_DONT_FAKE_MONOTONIC=1")
 
 
 def gate_check(runs: Path, held: Path, release: Path) -> str:
@@ -84,8 +66,7 @@ def started(results_file: Path) -> datetime:
 @pytest.fixture
 def router():
     require_root("the clock step test")
-    if not LIBFAKETIME.exists():
-        pytest.fail(f"{LIBFAKETIME} is missing: apt-get install libfaketime", pytrace=False)
+    require_libfaketime()
     folder = Path(tempfile.mkdtemp(prefix=f"vrmonitor-clock-{os.getpid()}-"))
     vm = VmRoot(folder, tag="clock")
     try:

@@ -12,13 +12,12 @@ the file; a fixed file is used again.
 import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import pytest
 
 from tests.faults.live_daemon import LiveDaemon, results
-from tests.vmroot import FAST_SERVICES_TOML, VmRoot, check_script, require_root, wait_for
+from tests.vmroot import FAST_SERVICES_TOML, VmRoot, check_script, temporary_vm, wait_for
 
 pytestmark = [pytest.mark.root, pytest.mark.faults, pytest.mark.slow]
 
@@ -30,17 +29,11 @@ TORN = b'{"health_checks_basic_run_interval": 1, "health_checks_enabled": tru'
 
 @pytest.fixture
 def vm():
-    require_root("the health data fault tests")
-    folder = Path(tempfile.mkdtemp(prefix=f"vrmonitor-healthdata-{os.getpid()}-"))
-    vm = VmRoot(folder, tag="healthdata")
-    try:
+    with temporary_vm("healthdata", "the health data fault tests") as vm:
         vm.build(ONE_AT_A_TIME, CHECKS)
         assert vm.service_ctl("start").returncode == 0
         wait_for(vm.service_pid, "the service started")
         yield vm
-    finally:
-        vm.cleanup()
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def next_run(daemon: LiveDaemon, path: Path, after: float, what: str) -> dict:

@@ -11,9 +11,7 @@ and the daemon leaves no zombie child.
 
 import os
 import re
-import shutil
 import signal
-import tempfile
 import time
 from pathlib import Path
 
@@ -21,7 +19,7 @@ import pytest
 
 from tests.faults.live_daemon import LiveDaemon, results
 from tests.procs import process_state
-from tests.vmroot import FAST_SERVICES_TOML, VmRoot, require_root, wait_for
+from tests.vmroot import FAST_SERVICES_TOML, VmRoot, temporary_vm, wait_for
 
 pytestmark = [pytest.mark.root, pytest.mark.faults, pytest.mark.slow]
 
@@ -32,17 +30,13 @@ CLOSER_TIMEOUT = 2
 
 @pytest.fixture
 def vm():
-    require_root("the hostile check tests")
-    folder = Path(tempfile.mkdtemp(prefix=f"vrmonitor-hostile-{os.getpid()}-"))
-    vm = VmRoot(folder, tag="hostile")
-    vm.check_mark = f"VRMONITOR_FAULT_CHECK={os.getpid()}-{time.time_ns()}"
-    try:
-        yield vm
-    finally:
-        vm.cleanup()
-        for pid in marked(vm.check_mark):  # what escaped (setsid) or outlived a failed test
-            os.kill(pid, signal.SIGKILL)
-        shutil.rmtree(folder, ignore_errors=True)
+    with temporary_vm("hostile", "the hostile check tests") as vm:
+        vm.check_mark = f"VRMONITOR_FAULT_CHECK={os.getpid()}-{time.time_ns()}"
+        try:
+            yield vm
+        finally:
+            for pid in marked(vm.check_mark):  # what escaped (setsid) or outlived a failed test
+                os.kill(pid, signal.SIGKILL)
 
 
 def marked(mark: str) -> list[int]:
