@@ -104,6 +104,9 @@ def detection_latency(kills: int = 10) -> Row:
             for n in range(kills):
                 pid = daemon.wait_running()
                 answering(daemon)
+                # A kill before the monitor has judged the restart is a failed restart to it (no
+                # new alert, the ladder goes on): each kill must be of a service it sees up.
+                seen_up(root, pid)
                 killed_at = time.time()
                 os.kill(pid, signal.SIGKILL)
                 wanted = "The process haproxy is not running trying recover"
