@@ -13,7 +13,7 @@ import signal
 import time
 
 from vrmonitor.system.identity import (ProcessIdentity, identify, is_named, pids_named, read_stat,
-                                       same_process)
+                                       still_running)
 
 LOG = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ class _Target:
         try:
             if self.pidfd is not None:
                 signal.pidfd_send_signal(self.pidfd, signum)
-            elif _same_process(self.identity):
+            elif still_running(self.identity.pid, self.identity.start_ticks):
                 os.kill(self.pid, signum)
             else:
                 return False
@@ -53,7 +53,7 @@ class _Target:
         if self.pidfd is not None:
             readable, _, _ = select.select([self.pidfd], [], [], 0)
             return bool(readable)
-        return not _same_process(self.identity)
+        return not still_running(self.identity.pid, self.identity.start_ticks)
 
     def close(self) -> None:
         if self.pidfd is not None:
@@ -117,11 +117,6 @@ def _pidfd_open(pid: int) -> int | None:
     except (AttributeError, OSError) as exc:  # an old kernel: fall back to start times
         LOG.debug("pidfd_open(%d) unavailable: %s", pid, exc)
         return None
-
-
-def _same_process(identity: ProcessIdentity) -> bool:
-    now = identify(identity.pid)
-    return now is not None and same_process(now, identity)
 
 
 def _wait(targets: list[_Target], within: float) -> list[_Target]:
