@@ -3,13 +3,15 @@
 Each fixture writes the configuration that keeps its daemon on 127.0.0.1, starts it with
 `service NAME start` and yields a RealDaemon. Afterwards, whatever the test did, it stops the
 service, kills the processes of that name the test left behind (none existed before: the
-fixture refuses to start otherwise), removes a pidfile that was not there before and restores
-every file it changed. The fixtures need root (CI runs as root): without it they fail with a
+fixture refuses to start otherwise), removes a pidfile and the runtime folders (/run/sshd, ...)
+that were not there before, and restores every file it changed: the next test, and the next
+run, find the machine as a fresh one. The fixtures need root (CI runs as root): without it they fail with a
 message rather than skip.
 """
 
 import errno
 import os
+import shutil
 import signal
 import socket
 import time
@@ -77,6 +79,7 @@ class RealDaemon:
     port: int
     probe: str  # probe kind, as vrmonitor.services.probes.probe() takes it
     host: str = "127.0.0.1"
+    runtime: tuple[str, ...] = ()  # folders the start creates (init script, RuntimeDirectory=)
     timings: dict = field(default_factory=dict)  # seconds of the fixture's own start, stop
 
     def pid(self) -> int | None:
@@ -190,6 +193,7 @@ def started(daemon: RealDaemon, edits: dict[str, str | None]):
     _refuse_if_running(daemon.processname, daemon.servicename)
     _refuse_if_port_taken(daemon.host, daemon.port, udp=daemon.probe == "dns")
     pidfile_existed = os.path.exists(daemon.pidfile)
+    new_folders = [folder for folder in daemon.runtime if not os.path.lexists(folder)]
     with ExitStack() as stack:
         for path, content in edits.items():
             stack.enter_context(edited_file(path, content))
@@ -209,6 +213,8 @@ def started(daemon: RealDaemon, edits: dict[str, str | None]):
             leftovers = _kill_left_behind(daemon.processname)
             if not pidfile_existed and os.path.exists(daemon.pidfile):
                 os.unlink(daemon.pidfile)
+            for folder in new_folders:
+                shutil.rmtree(folder, ignore_errors=True)
             if not stopped.ok and not leftovers:
                 # Worth knowing, but not a reason to hide the test's own result.
                 print(f"service {daemon.servicename} stop: {output_of(stopped)}")
@@ -223,19 +229,22 @@ APACHE_EDITS = {APACHE_PORTS: "# vrmonitor integration tests\nListen 127.0.0.1:8
 
 
 def sshd() -> RealDaemon:
-    return RealDaemon("sshd", "ssh", "/run/sshd.pid", 22, "ssh")
+    return RealDaemon("sshd", "ssh", "/run/sshd.pid", 22, "ssh", runtime=("/run/sshd",))
 
 
 def dnsmasq() -> RealDaemon:
-    return RealDaemon("dnsmasq", "dnsmasq", "/run/dnsmasq/dnsmasq.pid", 53, "dns")
+    return RealDaemon("dnsmasq", "dnsmasq", "/run/dnsmasq/dnsmasq.pid", 53, "dns",
+                      runtime=("/run/dnsmasq",))
 
 
 def haproxy() -> RealDaemon:
-    return RealDaemon("haproxy", "haproxy", "/run/haproxy.pid", HAPROXY_PORT, "tcp")
+    return RealDaemon("haproxy", "haproxy", "/run/haproxy.pid", HAPROXY_PORT, "tcp",
+                      runtime=("/run/haproxy",))
 
 
 def apache() -> RealDaemon:
-    return RealDaemon("apache2", "apache2", "/run/apache2/apache2.pid", 80, "http")
+    return RealDaemon("apache2", "apache2", "/run/apache2/apache2.pid", 80, "http",
+                      runtime=("/run/apache2", "/run/lock/apache2"))
 
 
 @pytest.fixture

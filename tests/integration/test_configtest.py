@@ -1,8 +1,20 @@
-"""Configuration tests with the real dnsmasq, haproxy, sshd and apache2ctl."""
+"""Configuration tests with the real dnsmasq, haproxy, sshd and apache2ctl.
+
+The default tests run in a private mount namespace with a fresh tmpfs on /run, as on a machine
+where none of the four daemons was ever started (or under systemd, after a unit stopped and its
+RuntimeDirectory went): every runtime folder their start would create is absent, and the host's
+own /run is never touched.
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
-from vrmonitor.services.configtest import DEFAULT_TESTS, config_test
+from tests.faults.mount_namespace import ENV, MountNamespace
+from vrmonitor.services.configtest import DEFAULT_TESTS, RUNTIME_FOLDERS, config_test
 
 pytestmark = pytest.mark.root
 
@@ -22,11 +34,71 @@ frontend broken
 """
 
 
+PROJECT = Path(__file__).resolve().parents[2]
+# config_test() in the namespace, its result as JSON on stdout.
+CONFIG_TEST = ("import json, sys; from vrmonitor.services.configtest import config_test; "
+               "result = config_test(sys.argv[1]); "
+               "print(json.dumps(result and {'ok': result.ok, 'detail': result.detail}))")
+
+
+@pytest.fixture
+def empty_run():
+    """A mount namespace whose /run is a tmpfs as a boot leaves it before any of the daemons
+    started: only /run/lock, which systemd-tmpfiles makes at boot (the host's /run is left
+    alone)."""
+    namespace = MountNamespace()
+    try:
+        namespace.mount_tmpfs(Path("/run"), "16m")
+        namespace.run("mkdir", "-m", "1777", "/run/lock")
+        yield namespace
+    finally:
+        namespace.close()
+
+
+def config_test_in(namespace: MountNamespace, processname: str) -> dict | None:
+    done = subprocess.run([*namespace.prefix, sys.executable, "-c", CONFIG_TEST, processname],
+                          capture_output=True, text=True, timeout=120, check=False,
+                          env=dict(ENV, PYTHONPATH=str(PROJECT)))
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
 @pytest.mark.parametrize("processname", sorted(DEFAULT_TESTS))
-def test_default_test_passes_on_the_installed_configuration(processname):
-    result = config_test(processname)
+def test_default_test_passes_with_no_runtime_folder_of_any_daemon(empty_run, processname):
+    """Issue 13: a fresh /run (sshd never started, /run/sshd absent) is not a broken config."""
+    assert not empty_run.view("/run/sshd").exists()
+    result = config_test_in(empty_run, processname)
     assert result is not None
-    assert result.ok, result.detail
+    assert result["ok"], result["detail"]
+    for folder in RUNTIME_FOLDERS.get(processname, ()):  # made as the start makes it
+        made = empty_run.view(folder).stat()
+        assert (oct(made.st_mode & 0o7777), made.st_uid, made.st_gid) == (oct(0o755), 0, 0)
+
+
+def test_a_broken_sshd_config_still_blocks_with_no_runtime_folder(empty_run, tmp_path):
+    """The folder is made, and sshd's own message about the configuration is what comes back."""
+    broken = tmp_path / "sshd_config"
+    broken.write_text(Path("/etc/ssh/sshd_config").read_text() + "NoSuchOption yes\n")
+    lines = len(broken.read_text().splitlines())
+    empty_run.run("mount", "--bind", str(broken), "/etc/ssh/sshd_config")
+    result = config_test_in(empty_run, "sshd")
+    assert result["ok"] is False
+    assert result["detail"].splitlines() == [
+        f"/etc/ssh/sshd_config: line {lines}: Bad configuration option: NoSuchOption",
+        "/etc/ssh/sshd_config: terminating, 1 bad configuration options"]
+
+
+def test_a_runtime_folder_that_stands_is_left_as_it_is(tmp_path):
+    from vrmonitor.services.configtest import prepare_runtime_folders
+
+    folder = tmp_path / "sshd"
+    folder.mkdir(mode=0o711)
+    folder.chmod(0o711)
+    prepare_runtime_folders("sshd", {"sshd": (str(folder),)})
+    assert oct(folder.stat().st_mode & 0o7777) == oct(0o711)
+    made = tmp_path / "made"
+    prepare_runtime_folders("sshd", {"sshd": (str(made),)})
+    assert oct(made.stat().st_mode & 0o7777) == oct(0o755)
 
 
 def test_haproxy_broken_configuration_gives_haproxys_alert(tmp_path):

@@ -7,6 +7,7 @@ backend runs for real; the init scripts restart the daemons for real.
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -14,6 +15,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+from tests.integration.conftest import SSHD_DROPIN, SSHD_EDITS
 
 PROJECT = Path(__file__).resolve().parents[2]
 WITHIN = 40.0
@@ -146,6 +149,46 @@ def test_a_broken_haproxy_config_gives_one_alert_and_no_restart_loop(real_haprox
     assert real_haproxy.running_pid() is None
     state = m.service_state("loadbalancing")
     assert state["parked"] and state["restarts_last_hour"] == 0
+
+
+def _sshd_crash_without_its_runtime_folder(real_sshd, edit_file, monitor, dropin_extra: str) -> "Monitor":
+    """sshd seen up; then its config edited (so the gate must test it again), /run/sshd
+    removed as ssh.service's RuntimeDirectory= removes it when the unit stops, and kill -9."""
+    m = monitor(section("ssh", real_sshd))
+    first = real_sshd.wait_running()
+    m.wait(lambda: m.service_state("ssh").get("state") == "up", "ssh seen up")
+    time.sleep(1.0)  # the gate's background test of the running config (~50 ms) is done
+    edit_file(SSHD_DROPIN, SSHD_EDITS[SSHD_DROPIN] + dropin_extra)
+    shutil.rmtree("/run/sshd")
+    os.kill(first, signal.SIGKILL)
+    return m
+
+
+@pytest.mark.daemons
+def test_sshd_killed_with_its_runtime_folder_gone_is_restarted_without_a_config_alert(
+        real_sshd, edit_file, monitor):
+    """Issue 13: `sshd -t` fails without /run/sshd, which the start itself creates."""
+    m = _sshd_crash_without_its_runtime_folder(real_sshd, edit_file, monitor,
+                                               "# edited by the test\n")
+    recovered = "[INFO] [ssh] The process ssh is recovered successfully "
+    m.wait(lambda: recovered in m.alerts(), "recovery alert")
+    assert m.alerts() == ["[INFO] [sshd] The process sshd is not running trying recover", recovered]
+    real_sshd.wait_running()
+    assert os.path.isdir("/run/sshd")
+
+
+@pytest.mark.daemons
+def test_a_broken_sshd_config_still_blocks_with_sshds_message(real_sshd, edit_file, monitor):
+    m = _sshd_crash_without_its_runtime_folder(real_sshd, edit_file, monitor, "NoSuchOption yes\n")
+    m.wait(lambda: any("configuration test failed" in a for a in m.alerts()), "config alert")
+    alerts = m.alerts()
+    assert alerts[0] == "[INFO] [sshd] The process sshd is not running trying recover"
+    assert len(alerts) == 2
+    assert alerts[1] == (
+        "[ALERT] [sshd] The process sshd recover failed: configuration test failed, not "
+        f"restarting: {SSHD_DROPIN}: line 4: Bad configuration option: NoSuchOption "
+        f"{SSHD_DROPIN}: terminating, 1 bad configuration options")
+    assert real_sshd.running_pid() is None
 
 
 def test_a_service_that_cannot_start_is_parked_after_a_bounded_ladder(tmp_path, monitor):

@@ -8,8 +8,9 @@ second, and alerts stamped earlier after the wall clock stepped back.
 The fix: each answer records which journal entry its newest line was (by seq), keyed by the
 timestamp the management server will send back. A poll with a known timestamp gets exactly the
 journal entries after that one, whatever their stamps. An unknown timestamp (the first poll,
-lines from an older monitor) falls back to the reference's rule, read robustly: malformed lines
-are skipped instead of ending the scan, and the rotated files are read too.
+lines from an older monitor) falls back to the reference's rule, read robustly: lines that are
+not alerts are skipped instead of ending the scan, and the rotated files are read too. A line
+with bytes that are not UTF-8 is an alert like any other and is answered byte for byte.
 
 Work is proportional to the answer: files are read backwards and the scan stops at the first
 line that is not newer.
@@ -34,9 +35,9 @@ def legacy_lines(store: AlertStore, threshold: str | None = None) -> list[str]:
     for path in store.log_generations():
         for raw in reverse_lines(path):
             line = _text(raw)
-            parsed = parse_line(line) if line else None
+            parsed = parse_line(line)
             if parsed is None:
-                continue  # empty, binary or malformed: skipped, never the end of the scan
+                continue  # not an alert (alert_line.STAMP): skipped, never the end of the scan
             if threshold is not None and parsed.second <= threshold:
                 newer.reverse()
                 return newer
@@ -89,8 +90,9 @@ def json_feed(store: AlertStore, after: int | None = None, since: str | None = N
             feed.append(matches.pop(0))
             continue
         parsed = parse_line(line)
-        feed.append({"seq": None, "time": None, "boot_id": None, "severity": parsed.severity,
-                     "name": parsed.name, "message": parsed.message, "line": line})
+        feed.append({"seq": None, "time": parsed.local_time(), "boot_id": None,
+                     "severity": _readable(parsed.severity), "name": _readable(parsed.name),
+                     "message": _readable(parsed.message), "line": _readable(line)})
     return feed
 
 
@@ -144,8 +146,15 @@ def _second(line: str) -> str:
     return parsed.second if parsed else ""
 
 
-def _text(raw: bytes) -> str | None:
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
+def _text(raw: bytes) -> str:
+    """A log line as text; bytes that are not UTF-8 are kept (surrogateescape), so the answer
+    can give them back as they were."""
+    return raw.decode("utf-8", "surrogateescape")
+
+
+def _readable(text: str | None) -> str | None:
+    """Text for JSON: bytes that were not UTF-8 become U+FFFD, as the server's Java decoding
+    shows them."""
+    if text is None:
         return None
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")

@@ -14,18 +14,30 @@ SEVERITIES = ("INFO", "ALERT")
 NO_ALERTS = "No Alerts"
 SEPARATOR = "\\n"  # the two characters backslash and n
 
-# What every line vrmonitor returns must start with; the MS needs the seconds before the comma.
-# ASCII digits only: other scripts' digits would sort after every real stamp.
-STAMP = re.compile(r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),\d{3} ", re.ASCII)
-THRESHOLD = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", re.ASCII)
+# An alert is a line that starts with a local date and time to the second, as the management
+# server reads the newest one with SimpleDateFormat("yyyy-MM-dd HH:mm:ss") (contract 2.5): a
+# space after the date (more spaces or tabs may follow it), one- or two-digit fields after the
+# year, and anything after the seconds but another digit. `,mmm` is optional: the reference
+# forwarded lines without it, and the server reads them. ASCII digits only: other scripts'
+# digits would not sort with real stamps.
+STAMP = re.compile(r"[ \t]*(\d{4})-(\d\d?)-(\d\d?) [ \t]*(\d\d?):(\d\d?):(\d\d?)(?!\d)"
+                   r"(?:,(\d{3})(?!\d))?", re.ASCII)
+FIELDS = re.compile(r" ?\[([^\]]*)\] \[(.*?)\] ?")
 
 
 @dataclass(frozen=True)
 class ParsedLine:
-    second: str  # `YYYY-MM-DD HH:MM:SS`: sorts like the time it names
+    second: str  # `YYYY-MM-DD HH:MM:SS`, zero-padded: sorts like the time it names
+    millis: int | None  # the `,mmm` after the seconds, when the line has it
     severity: str | None
     name: str | None
     message: str
+
+    def local_time(self) -> str:
+        """The line's own stamp as ISO 8601 with microseconds and the VM's UTC offset then."""
+        when = datetime.strptime(self.second, "%Y-%m-%d %H:%M:%S")
+        when = when.replace(microsecond=(self.millis or 0) * 1000).astimezone()
+        return when.isoformat(timespec="microseconds")
 
 
 def stamp(when: datetime) -> str:
@@ -52,29 +64,39 @@ def format_line(when: datetime, severity: str, name: str, message: str) -> str:
 
 
 def parse_line(line: str) -> ParsedLine | None:
-    """The parts of a log line, or None when it does not start with a timestamp."""
+    """The parts of a log line, or None when it is not an alert: it does not start with a real
+    calendar date and time (the server would drop the whole answer were it the newest)."""
     match = STAMP.match(line)
-    if not match:
+    second = _second(match) if match else None
+    if second is None:
         return None
     rest = line[match.end():]
     severity = name = None
-    fields = re.match(r"\[([^\]]*)\] \[(.*?)\] ?", rest)
+    fields = FIELDS.match(rest)
     if fields:
         severity, name = fields.group(1), fields.group(2)
         rest = rest[fields.end():]
-    return ParsedLine(match.group(1), severity, name, rest)
+    else:
+        rest = rest[1:] if rest.startswith(" ") else rest
+    millis = int(match.group(7)) if match.group(7) else None
+    return ParsedLine(second, millis, severity, name, rest)
 
 
 def parse_threshold(date: str, time: str) -> str | None:
-    """The MS's `YYYY-MM-DD HH:MM:SS` threshold, validated; None when it is not one."""
-    text = f"{date} {time}"
-    if not THRESHOLD.fullmatch(text):
-        return None
+    """The management server's last timestamp (zero-padded `YYYY-MM-DD HH:MM:SS`), or None when
+    it is not one. It sends back the newest line up to its first comma, so whatever that line's
+    stamp is followed by is ignored, as parse_line ignores it."""
+    match = STAMP.match(f"{date} {time}")
+    return _second(match) if match else None
+
+
+def _second(match: re.Match) -> str | None:
+    """The zero-padded stamp of a STAMP match, or None when it names no real time."""
     try:
-        datetime.strptime(text, "%Y-%m-%d %H:%M:%S")
+        when = datetime(*(int(part) for part in match.group(1, 2, 3, 4, 5, 6)))
     except ValueError:
         return None
-    return text
+    return f"{when:%Y-%m-%d %H:%M:%S}"
 
 
 def answer(lines: list[str]) -> str:

@@ -30,6 +30,7 @@ Decisions, where the reference is silent or unsafe:
   trailing space (the MS trims it), so the MS always splits into exactly three parts.
 """
 
+import logging
 import os
 import signal
 import sys
@@ -40,6 +41,7 @@ from vrmonitor.errors import CommandError, DiagnosticError
 from vrmonitor.paths import Paths
 
 NAME = "diagnostics.py"
+LOG = logging.getLogger(__name__)
 EXIT_REFUSED = 2
 EXIT_NOT_STARTED = 1
 EXIT_TIMEOUT = 124
@@ -75,7 +77,7 @@ def diagnose(argv: list[str], paths: Paths) -> Outcome:
         return Outcome("", str(exc), validate.exit_status(exc, EXIT_REFUSED))
     except Exception as exc:  # the tool's module is missing or broken: nothing can run
         return not_started(exc)
-    deadline = settings_for(paths, NAME).deadline
+    deadline = settings_for(paths).deadline
     try:
         done = _run_child(request, paths, deadline)
     except CommandError as exc:
@@ -142,19 +144,18 @@ def _run_child(request, paths: Paths, deadline: float):
                env=child_env())
 
 
-def settings_for(paths: Paths, name: str):
-    """[diagnostics] of vrmonitor.toml for the entry point `name`; when the file is invalid,
-    its problems go to the script's own stderr (never into what the MS parses) and the
-    defaults apply."""
+def settings_for(paths: Paths):
+    """[diagnostics] of vrmonitor.toml; when the file is invalid, its problems are logged
+    (stderr would reach what the MS parses) and the defaults apply."""
     from vrmonitor.config.settings import DiagnosticsSettings, load_settings
     from vrmonitor.errors import ConfigError
 
     try:
         return load_settings(paths.config_file).diagnostics
     except ConfigError as exc:
-        for problem in exc.problems:
-            print(f"{name}: {problem}", file=sys.stderr)
-        print(f"{name}: using default settings", file=sys.stderr)
+        for problem in exc.problems or [str(exc)]:
+            LOG.warning("%s", problem)
+        LOG.warning("using default settings")
         return DiagnosticsSettings()
 
 

@@ -19,7 +19,7 @@ def main(argv: list[str], root: str) -> int:
     from vrmonitor.diagnostics.collect import collect
 
     paths = Paths.from_option(root)
-    settings = settings_for(paths, NAME)
+    settings = settings_for(paths)
     try:
         path = collect(paths, argv, command_timeout=settings.command_timeout,
                              zip_max_bytes=settings.zip_max_bytes)

@@ -5,6 +5,7 @@ is contract 3.6's structure, with the result files printed verbatim (the referen
 `echo $(cat ...)` collapsed whitespace inside messages).
 """
 
+import logging
 import sys
 import time
 
@@ -12,6 +13,7 @@ from vrmonitor.cloudstack.health_results import failing_in
 from vrmonitor.paths import Paths
 
 NAME = "getRouterMonitorResults.sh"
+LOG = logging.getLogger(__name__)
 KINDS = ("basic", "advanced")
 # A run's two renames are microseconds apart; 20 x 10 ms covers a writer descheduled between them.
 SETTLE_ATTEMPTS = 20
@@ -65,13 +67,12 @@ def main(argv: list[str], root: str) -> int:
         if argv[1] in KINDS:
             kinds = (argv[1],)
         else:
-            print(f"{NAME}: unknown kind {argv[1]!r} (expected basic or advanced); using both",
-                  file=sys.stderr)
+            LOG.warning("unknown kind %r (expected basic or advanced); using both", argv[1])
     if argv and argv[0] == "true":
-        # A fresh run that could not finish in time is said on stderr, and the exit stays 0: to
-        # the management server a non-zero exit is a failed command and drops the whole answer
+        # A fresh run that could not finish in time is logged, and the exit stays 0: to the
+        # management server a non-zero exit is a failed command and drops the whole answer
         # (contract 1), while the last results, with their own lastRun, are still worth showing.
-        run_kinds(engine_for(paths, NAME), kinds, NAME)
+        run_kinds(engine_for(paths), kinds)
     sys.stdout.write(fetch_output(paths))
     return 0
 

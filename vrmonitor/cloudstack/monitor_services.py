@@ -22,6 +22,9 @@ def main(argv: list[str], root: str) -> int:
         return 2
     kinds = (argv[0],) if len(argv) == 1 else KINDS
     paths = Paths.from_option(root)
-    engine = engine_for(paths, NAME)
+    engine = engine_for(paths)
     mine = tuple(kind for kind in kinds if not handed_to_daemon(engine, kind))
-    return run_kinds(engine, mine, NAME)
+    problems = run_kinds(engine, mine)
+    for problem in problems:  # cron mails what a failed run says; the server never runs this
+        print(f"{NAME}: {problem}", file=sys.stderr)
+    return 1 if problems else 0

@@ -34,7 +34,13 @@ def run(args, context) -> int:
             for alert in feed:
                 print(json.dumps(alert, ensure_ascii=False))
         else:
-            sys.stdout.write(answer([alert["line"] for alert in feed]))
+            _write(answer([alert["line"] for alert in feed]))
         return 0
-    sys.stdout.write(answer(poll(store, since, remember=False)))
+    _write(answer(poll(store, since, remember=False)))
     return 0
+
+
+def _write(text: str) -> None:
+    """The answer as getRouterAlerts.sh gives it: bytes that were not UTF-8 given back as read."""
+    sys.stdout.flush()
+    sys.stdout.buffer.write(text.encode("utf-8", "surrogateescape"))

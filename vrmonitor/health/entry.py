@@ -1,6 +1,6 @@
-"""What the health entry points share: an engine for a root, and running kinds with messages."""
+"""What the health entry points share: an engine for a root, and running kinds."""
 
-import sys
+import logging
 import time
 
 from vrmonitor.config.settings import Settings, load_settings
@@ -8,18 +8,21 @@ from vrmonitor.errors import ConfigError
 from vrmonitor.health.run import HealthEngine, RunTimeout
 from vrmonitor.health.services import basic_services, daemon_services
 
+LOG = logging.getLogger(__name__)
+
 # The daemon is keeping a kind's schedule when its results are younger than the interval plus this.
 SCHEDULE_SLACK = 30.0
 
 
-def engine_for(paths, name: str) -> HealthEngine:
-    """An engine with vrmonitor.toml's settings; an invalid file means defaults, said on stderr."""
+def engine_for(paths) -> HealthEngine:
+    """An engine with vrmonitor.toml's settings; an invalid file means defaults, and its
+    problems are logged (an entry point's stderr reaches the management server)."""
     try:
         settings = load_settings(paths.config_file)
     except ConfigError as exc:
-        for problem in exc.problems:
-            print(f"{name}: {problem}", file=sys.stderr)
-        print(f"{name}: using default settings", file=sys.stderr)
+        for problem in exc.problems or [str(exc)]:
+            LOG.warning("%s", problem)
+        LOG.warning("using default settings")
         settings = Settings()
     return HealthEngine(paths, settings.health, basic_services(paths, settings))
 
@@ -39,13 +42,13 @@ def handed_to_daemon(engine: HealthEngine, kind: str) -> bool:
     return age <= interval + SCHEDULE_SLACK
 
 
-def run_kinds(engine: HealthEngine, kinds, name: str) -> int:
-    """Run each kind (or join the run in flight); 1 if a run could not be done in time."""
-    status = 0
+def run_kinds(engine: HealthEngine, kinds) -> list[str]:
+    """Run each kind (or join the run in flight); what could not be done in time, logged."""
+    problems = []
     for kind in kinds:
         try:
             engine.run(kind)
         except RunTimeout as exc:
-            print(f"{name}: {exc}", file=sys.stderr)
-            status = 1
-    return status
+            LOG.warning("%s", exc)
+            problems.append(str(exc))
+    return problems

@@ -26,6 +26,17 @@ DEFAULT_TESTS: dict[str, tuple[str, ...]] = {
     "sshd": ("/usr/sbin/sshd", "-t"),
 }
 
+# What the start of a daemon creates before that daemon's own configuration test runs: systemd's
+# RuntimeDirectory= and the init script's mkdir. ssh.service removes /run/sshd whenever ssh stops,
+# and `sshd -t` then fails ("Missing privilege separation directory"): a test run while the
+# service is down would block the restart for a reason the start itself fixes. So the gate
+# creates them first, as the start would (root's, 0755). The other three tests need none:
+# apache2ctl makes its own run folders, `dnsmasq --test` and `haproxy -c` none
+# (tests/integration/test_configtest.py runs all four on an empty /run).
+RUNTIME_FOLDERS: dict[str, tuple[str, ...]] = {
+    "sshd": ("/run/sshd",),
+}
+
 OUTPUT_CAP = 65536
 MAX_LINES = 12
 MAX_CHARS = 2000
@@ -49,6 +60,7 @@ def config_test(processname: str, override: tuple[str, ...] | None = None,
     if path is None:
         LOG.debug("no configuration test for %s: %s is not installed", processname, argv[0])
         return None
+    prepare_runtime_folders(processname)
     try:
         completed = runner([path, *argv[1:]], timeout=timeout, cap=OUTPUT_CAP,
                            kill_leftovers=True)
@@ -61,6 +73,24 @@ def config_test(processname: str, override: tuple[str, ...] | None = None,
         return ActionResult(False, describe_failure(completed, command, timeout))
     message = _meaningful(completed.stdout + b"\n" + completed.stderr)
     return ActionResult(False, message or f"{command} exited with status {completed.returncode}")
+
+
+def prepare_runtime_folders(processname: str, folders: dict | None = None) -> None:
+    """Create the runtime folders the start of `processname` would create (RUNTIME_FOLDERS),
+    root's and 0755, as systemd and the init scripts do; one that stands already is left as
+    it is. A folder that cannot be made is logged: the test then says what it misses."""
+    for folder in (RUNTIME_FOLDERS if folders is None else folders).get(processname, ()):
+        try:
+            os.mkdir(folder, 0o755)
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            LOG.warning("cannot create %s before the configuration test of %s: %s",
+                        folder, processname, exc.strerror or exc)
+            continue
+        os.chmod(folder, 0o755)  # mkdir's mode is cut by the umask
+        LOG.info("created %s, as the start of %s does, for its configuration test",
+                 folder, processname)
 
 
 def _meaningful(output: bytes) -> str:
