@@ -10,7 +10,7 @@ every alert it was given, so a test can say "each alert exactly once".
 import subprocess
 from pathlib import Path
 
-from tests.ms_parsers import router_alerts
+from tests.ms_parsers import Answer, router_alerts
 from vrmonitor.cloudstack.install import install
 from vrmonitor.paths import Paths
 
@@ -33,9 +33,11 @@ def call_entry_point(root: Path, script: str, *args: str,
                           check=False)
 
 
-def ms_lines(stdout: str) -> str:
-    """What the KVM agent hands to the management server: stdout's lines joined with newlines."""
-    return "\n".join(stdout.splitlines())
+def ms_answer(done: subprocess.CompletedProcess) -> Answer:
+    """What the KVM agent hands to the management server (tests/ms_parsers.py): stderr merged
+    in, each line ended, success only on exit 0. The streams are captured apart so that a test
+    can also say stderr was empty; appending stderr is the merge whenever it is."""
+    return Answer.of(done.stdout + done.stderr, done.returncode)
 
 
 class AlertPoller:
@@ -52,8 +54,8 @@ class AlertPoller:
         done = call_entry_point(self.root, ALERTS, *self.last_timestamp.split(" "),
                                 prefix=(*wrap, *self.prefix))
         if done.returncode != 0:
-            return done  # the MS got no answer: it keeps its timestamp and asks again later
-        alerts, timestamp = router_alerts(ms_lines(done.stdout))
+            return done  # a failed call: the MS keeps its timestamp and asks again later
+        alerts, timestamp = router_alerts(ms_answer(done))
         if alerts:
             self.delivered.extend(alerts)
             self.last_timestamp = timestamp
@@ -63,5 +65,6 @@ class AlertPoller:
         """Poll once and return what that poll delivered (checked to be exit 0)."""
         before = len(self.delivered)
         done = self.poll()
-        assert done.returncode == 0, f"getRouterAlerts.sh exit {done.returncode}: {done.stderr}"
+        assert (done.returncode, done.stderr) == (0, ""), \
+            f"getRouterAlerts.sh exit {done.returncode}: {done.stderr}"
         return self.delivered[before:]

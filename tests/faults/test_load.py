@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from tests.faults.ms_poller import ALERTS, FIRST_POLL, ms_lines
+from tests.faults.ms_poller import ALERTS, FIRST_POLL, ms_answer
 from tests.faults.router_load import (EXPECTED, MAX_BYTES, SECTION, SERVICE_ENTRY, Churn, build,
                                       burst, call_mix, start)
 from tests.ms_parsers import health_results, router_alerts
@@ -64,7 +64,7 @@ def check_alert_answer(answer, journal: list[str]) -> None:
     done = answer.done
     assert (done.returncode, done.stderr) == (0, ""), answer
     assert done.stdout.endswith("\n") and done.stdout.count("\n") == 1, answer
-    alerts, timestamp = router_alerts(ms_lines(done.stdout))
+    alerts, timestamp = router_alerts(ms_answer(done))
     threshold = " ".join(answer.args)
     if not alerts:
         assert threshold != FIRST_POLL and done.stdout == "No Alerts\n", answer
@@ -86,7 +86,7 @@ def check_results_answer(answer, before: dict) -> None:
     done = answer.done
     assert (done.returncode, done.stderr) == (0, ""), answer
     assert done.stdout.startswith("FAILING CHECKS:\n") and done.stdout.endswith("\n}\n"), answer
-    failing, results = health_results(ms_lines(done.stdout))
+    failing, results = health_results(ms_answer(done))
     assert set(results) == set(KINDS), results
     for kind, expected in EXPECTED.items():
         entries = dict(results[kind])

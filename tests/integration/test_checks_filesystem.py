@@ -4,6 +4,8 @@ Each case runs the installed check in a private mount namespace (`unshare --moun
 propagation), where a small Python helper makes <root>/root a read-only bind mount and/or
 mounts a read-only tmpfs on <root>/var/cache/cloud, then executes the check. Nothing is
 mounted outside that namespace. Needs root (CI runs as root): without it the tests fail.
+stdout and stderr are read apart (stderr must stay empty: the agent merges it into what the
+management server reads), and stdout is then read by tests/ms_parsers.py's filesystem_writable.
 """
 
 import os
@@ -13,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.ms_parsers import AGENT_ENV, Answer, filesystem_writable
 from vrmonitor.cli import main as cli_main
 
 pytestmark = pytest.mark.root
@@ -21,6 +24,9 @@ ROOT_MESSAGE = ("Read-only file system : monitor results (/root) file system is 
                 "read-only\n")
 CACHE_MESSAGE = ("Read-only file system : config info (/var/cache/cloud) file system is mounted "
                  "as read-only\n")
+# filesystem.writable.test as the management server records it
+WRITABLE = (True, "Successfully written to file system")
+READ_ONLY = (False, "Read-only file system")
 
 # argv: check script, then what to make read-only ("root", "cache"), then the VM root.
 HELPER = """
@@ -63,19 +69,19 @@ def check_with_read_only(root: Path, *choices: str) -> subprocess.CompletedProce
     script = str(root / "opt/cloud/bin/filesystem_writable_check.py")
     return subprocess.run(["unshare", "--mount", "--propagation", "private", sys.executable,
                            "-c", HELPER, script, ",".join(choices), str(root)],
-                          capture_output=True, text=True, timeout=60,
-                          env={"PATH": "/usr/bin:/bin:/usr/sbin:/sbin"})
+                          stdin=subprocess.DEVNULL, capture_output=True, timeout=60, env=AGENT_ENV)
 
 
-@pytest.mark.parametrize("choices, status, message", [
-    ((), 0, "file system is writable\n"),
-    (("root",), 1, ROOT_MESSAGE),
-    (("cache",), 1, CACHE_MESSAGE),
-    (("root", "cache"), 1, ROOT_MESSAGE),  # /root is examined first
+@pytest.mark.parametrize("choices, status, message, recorded", [
+    ((), 0, "file system is writable\n", WRITABLE),
+    (("root",), 1, ROOT_MESSAGE, READ_ONLY),
+    (("cache",), 1, CACHE_MESSAGE, READ_ONLY),
+    (("root", "cache"), 1, ROOT_MESSAGE, READ_ONLY),  # /root is examined first
 ])
-def test_a12_read_only_mounts(vm, choices, status, message):
+def test_a12_read_only_mounts(vm, choices, status, message, recorded):
     done = check_with_read_only(vm, *choices)
-    assert (done.returncode, done.stdout, done.stderr) == (status, message, "")
+    assert (done.returncode, done.stdout, done.stderr) == (status, message.encode(), b"")
+    assert filesystem_writable(Answer.of(done.stdout, done.returncode)) == recorded
     # The mounts stayed in their namespace: here both folders are writable.
     for folder in ("root", "var/cache/cloud"):
         probe = vm / folder / "probe"
@@ -86,6 +92,7 @@ def test_a12_read_only_mounts(vm, choices, status, message):
 
 def test_a12_installed_check_outside_any_namespace(vm):
     script = vm / "opt/cloud/bin/filesystem_writable_check.py"
-    done = subprocess.run([str(script)], capture_output=True, text=True, cwd=vm / "root",
-                          env={"PATH": "/usr/bin:/bin"}, timeout=60)
-    assert (done.returncode, done.stdout, done.stderr) == (0, "file system is writable\n", "")
+    done = subprocess.run([str(script)], stdin=subprocess.DEVNULL, capture_output=True,
+                          cwd=vm / "root", env=AGENT_ENV, timeout=60)
+    assert (done.returncode, done.stdout, done.stderr) == (0, b"file system is writable\n", b"")
+    assert filesystem_writable(Answer.of(done.stdout, done.returncode)) == WRITABLE

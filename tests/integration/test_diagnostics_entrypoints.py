@@ -6,9 +6,15 @@ Contract 4.2, 4.3 and scenarios A16-A18. Two kinds of tests:
   records the argv and family it was given and prints, fails, sleeps or dies as the test asks,
   so the envelope, the defaults, the deadline and "nothing ran" are observed exactly;
 - with the real scapy tools, on loopback, or inside namespaces this test creates (netns.py).
+
+Every call runs as CloudStack's KVM agent runs it (tests/ms_parsers.py's agent_call: stderr
+merged into what the management server parses) and is read by its `diagnostics` parser, so a
+stray byte on stderr would show in what the API returns. The one warning a call can give (an
+invalid vrmonitor.toml) goes to <root>/var/log/monitor.log.
 """
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -18,35 +24,14 @@ from pathlib import Path
 import pytest
 
 from tests.integration.netns import ABSENT, HOST, ROUTER, ROUTER_MAC, topology
-from vrmonitor.cloudstack import diagnostics
+from tests.ms_parsers import Answer, agent_call, diagnostics
+from vrmonitor.cloudstack import diagnostics as diagnostics_py
 from vrmonitor.cloudstack.install import install
 from vrmonitor.diagnostics import validate
 from vrmonitor.paths import Paths
 
 SCRIPT = "opt/cloud/bin/diagnostics.py"
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
-
-def java_trim(text: str) -> str:
-    return text.strip("".join(chr(code) for code in range(33)))
-
-
-def ms_diagnostics(stdout: str, exit_status: int = 0) -> dict:
-    """DiagnosticsAnswer.getExecutionDetails (contract 4.3) on what the script printed.
-
-    The transport (contract 1): success = exit status 0, details = the stdout lines joined with
-    "\\n". Java's String.split drops trailing empty strings; fewer than 3 parts is an error.
-    """
-    details = "\n".join(stdout.splitlines())
-    if exit_status != 0 or not details:
-        return {"stdout": "", "stderr": details, "exitcode": "-1"}
-    parts = details.split("&&")
-    while parts and parts[-1] == "":
-        parts.pop()
-    if len(parts) < 3:
-        raise AssertionError(f"MS: Unsupported diagnostics command type supplied: {details!r}")
-    return {"stdout": java_trim(parts[0]), "stderr": java_trim(parts[1]),
-            "exitcode": java_trim(parts[2])}
 
 
 STUB = '''
@@ -118,22 +103,37 @@ def stub(tmp_path):
     return Stub
 
 
-def call(root: Path, *args: str, env: dict | None = None, timeout: float = 90):
-    """The script as sshd runs it: from /root, with a login PATH."""
-    return subprocess.run([str(root / SCRIPT), *args], capture_output=True, text=True,
-                          cwd=str(root / "root"), env=env or {"PATH": PATH}, timeout=timeout)
+def call(root: Path, *args: str, env: dict | None = None, timeout: float = 90,
+         netns: str | None = None) -> Answer:
+    """The script as sshd runs it (from /root, with a login PATH), in the network namespace
+    `netns` when given, with stderr merged as the agent merges it."""
+    prefix = ["ip", "netns", "exec", netns] if netns else []
+    return agent_call([*prefix, str(root / SCRIPT), *args], timeout=timeout,
+                      cwd=root / "root", env=env or {"PATH": PATH})
 
 
-def answer(done: subprocess.CompletedProcess) -> dict:
-    assert done.returncode == 0 and done.stderr == "", done
-    return ms_diagnostics(done.stdout, done.returncode)
+def answer(reply: Answer) -> dict:
+    """What the API returns for the call: the script always exits 0 (a failed call would be
+    exitcode -1 with the agent's text)."""
+    assert reply.success, reply
+    return diagnostics(reply)
+
+
+def logged(root: Path) -> list[str]:
+    """The messages in <root>/var/log/monitor.log as `NAME: LEVEL: message`."""
+    messages = []
+    for line in (root / "var/log/monitor.log").read_text().splitlines():
+        match = re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (\S+)\[\d+\]: (.*)", line)
+        assert match, line
+        messages.append(f"{match.group(1)}: {match.group(2)}")
+    return messages
 
 
 # --- the envelope and the defaults (A16), with the stub ------------------------------------------
 
 def test_a16_envelope_exactly_and_default_count(vm, stub):
     done = call(vm, "ping", "127.0.0.1", env=stub.env)
-    assert done.stdout == "ping stub output&&\n&&\n0\n"
+    assert done.details == "ping stub output&&\n&&\n0\n"
     assert answer(done) == {"stdout": "ping stub output", "stderr": "", "exitcode": "0"}
     assert stub.calls() == [{"tool": "ping", "argv": ["127.0.0.1", "-c", "4"], "family": 4}]
 
@@ -155,7 +155,7 @@ def test_a16_defaults_as_the_child_received_them(vm, stub, args, tool, argv, fam
 def test_the_tools_stderr_and_exit_code_are_reported(vm, stub):
     env = dict(stub.env, STUB_STDOUT="  PING out  ", STUB_STDERR="ping: boom\n", STUB_CODE="2")
     done = call(vm, "ping", "127.0.0.1", env=env)
-    assert done.stdout == "PING out&&\nping: boom&&\n2\n"
+    assert done.details == "PING out&&\nping: boom&&\n2\n"
     assert answer(done) == {"stdout": "PING out", "stderr": "ping: boom", "exitcode": "2"}
 
 
@@ -163,8 +163,8 @@ def test_the_tools_stderr_and_exit_code_are_reported(vm, stub):
 def test_an_ampersand_pair_never_reaches_the_ms_parser(vm, stub, text):
     env = dict(stub.env, STUB_STDOUT=text, STUB_STDERR=text, STUB_CODE="1")
     done = call(vm, "ping", "127.0.0.1", env=env)
-    parts = done.stdout.split("&&")
-    assert len(parts) == 3 and parts[2] == "\n1\n", done.stdout
+    parts = done.details.split("&&")
+    assert len(parts) == 3 and parts[2] == "\n1\n", done.details
     result = answer(done)
     assert result["exitcode"] == "1"
     for part in ("stdout", "stderr"):
@@ -186,12 +186,20 @@ def test_the_deadline_stops_the_tool_and_says_so(vm, stub):
 
 
 def test_an_invalid_vrmonitor_toml_stays_out_of_the_envelope(vm, stub):
+    """The defaults apply; the file's problem is logged, and nothing reaches stderr, which the
+    agent would merge into the envelope (behind the exit code, garbling it)."""
     (vm / "etc/vrmonitor").mkdir(parents=True)
+    (vm / "var/log").mkdir(parents=True)
     (vm / "etc/vrmonitor/vrmonitor.toml").write_text("[diagnostics]\ndeadline = 90\n")
-    done = call(vm, "ping", "127.0.0.1", env=stub.env)
-    assert (done.returncode, done.stdout) == (0, "ping stub output&&\n&&\n0\n")
-    assert "deadline" in done.stderr
-    assert done.stderr.endswith("diagnostics.py: using default settings\n")
+    done = subprocess.run([str(vm / SCRIPT), "ping", "127.0.0.1"], stdin=subprocess.DEVNULL,
+                          capture_output=True, cwd=vm / "root", env=stub.env, timeout=90)
+    assert (done.returncode, done.stdout, done.stderr) == (0, b"ping stub output&&\n&&\n0\n", b"")
+    assert answer(Answer.of(done.stdout, done.returncode)) == {
+        "stdout": "ping stub output", "stderr": "", "exitcode": "0"}
+    problem, decision = logged(vm)
+    assert problem.startswith(f"diagnostics.py: WARNING: {vm}/etc/vrmonitor/vrmonitor.toml: "
+                              "diagnostics.deadline: ")
+    assert decision == "diagnostics.py: WARNING: using default settings"
 
 
 def test_a_tool_killed_by_a_signal_reports_128_plus_the_signal(vm, stub):
@@ -204,13 +212,14 @@ def test_a_tool_killed_by_a_signal_reports_128_plus_the_signal(vm, stub):
 def test_output_beyond_the_cap_is_cut_and_said(vm, stub):
     done = call(vm, "ping", "127.0.0.1", env=dict(stub.env, STUB_BYTES=str(3 * 1024 * 1024)))
     result = answer(done)
-    assert len(result["stdout"]) <= diagnostics.OUTPUT_CAP
-    assert result["stderr"] == f"diagnostics.py: the output of ping was cut at {diagnostics.OUTPUT_CAP} bytes"
+    assert len(result["stdout"]) <= diagnostics_py.OUTPUT_CAP
+    assert result["stderr"] == ("diagnostics.py: the output of ping was cut at "
+                                f"{diagnostics_py.OUTPUT_CAP} bytes")
 
 
 # --- refusals: nothing runs (A17 unknown type, A18, injection) ---------------------------------
 
-def refused(done: subprocess.CompletedProcess, stub) -> str:
+def refused(done: Answer, stub) -> str:
     result = answer(done)
     assert result["stdout"] == "" and result["exitcode"] == "2", result
     assert stub.calls() == []
@@ -219,7 +228,7 @@ def refused(done: subprocess.CompletedProcess, stub) -> str:
 
 def test_unknown_type_is_refused_in_the_envelope(vm, stub):
     done = call(vm, "nslookup", "127.0.0.1", env=stub.env)
-    assert done.stdout == ("&&\ndiagnostics.py: unknown diagnostics type 'nslookup' (expected ping, "
+    assert done.details == ("&&\ndiagnostics.py: unknown diagnostics type 'nslookup' (expected ping, "
                            "ping6, arping, traceroute or traceroute6)&&\n2\n")
     refused(done, stub)
 
@@ -251,18 +260,23 @@ def test_the_tools_own_parse_has_the_last_word(vm, stub):
 def test_a17_missing_tool_module(vm, monkeypatch, capsys):
     monkeypatch.setitem(validate.TOOLS, "ping",
                         replace(validate.TOOLS["ping"], module="vrmonitor.diagnostics.nosuch"))
-    assert diagnostics.main(["ping", "127.0.0.1"], str(vm)) == 0
-    out = capsys.readouterr().out
-    assert out == ("Check your command type&&\nException occurred: No module named "
-                   "'vrmonitor.diagnostics.nosuch'&&\n1\n")
-    assert ms_diagnostics(out)["exitcode"] == "1"
+    assert diagnostics_py.main(["ping", "127.0.0.1"], str(vm)) == 0
+    out, err = capsys.readouterr()
+    assert (out, err) == ("Check your command type&&\nException occurred: No module named "
+                          "'vrmonitor.diagnostics.nosuch'&&\n1\n", "")
+    assert answer(Answer.of(out)) == {
+        "stdout": "Check your command type",
+        "stderr": "Exception occurred: No module named 'vrmonitor.diagnostics.nosuch'",
+        "exitcode": "1"}
 
 
 def test_a17_child_cannot_start(vm, monkeypatch, capsys):
     monkeypatch.setattr(validate.Tool, "parse", lambda self, argv: None)
     monkeypatch.setattr(sys, "executable", str(vm / "no-such-python"))
-    assert diagnostics.main(["ping", "127.0.0.1"], str(vm)) == 0
-    result = ms_diagnostics(capsys.readouterr().out)
+    assert diagnostics_py.main(["ping", "127.0.0.1"], str(vm)) == 0
+    out, err = capsys.readouterr()
+    assert err == ""
+    result = answer(Answer.of(out))
     assert result["stdout"] == "Check your command type" and result["exitcode"] == "1"
     assert result["stderr"].startswith("Exception occurred: cannot run ")
 
@@ -279,7 +293,7 @@ def test_the_child_does_not_take_modules_from_the_working_folder(vm, stub, tmp_p
     seen = json.loads(where.read_text())
     # The child starts in / and, with -P, nothing but this package's folder leads its path.
     assert seen["cwd"] == "/"
-    assert seen["path"][0] == diagnostics.PACKAGE_PARENT and "" not in seen["path"]
+    assert seen["path"][0] == diagnostics_py.PACKAGE_PARENT and "" not in seen["path"]
 
 
 # --- the real tools (scapy), on loopback and in namespaces --------------------------------------
@@ -323,8 +337,7 @@ def test_the_real_tools_refuse_bad_values_with_their_text_and_status(vm):
 
 def test_a17_real_ping_to_an_absent_host_reports_non_zero(vm):
     with topology("vrg") as topo:
-        done = topo.run_in_host([str(vm / SCRIPT), "ping", ABSENT, "-c", "1", "-W", "1"],
-                                cwd=str(vm / "root"), env={"PATH": PATH})
+        done = call(vm, "ping", ABSENT, "-c", "1", "-W", "1", netns=topo.host)
     result = answer(done)
     assert result["stdout"].startswith(f"PING {ABSENT} ({ABSENT}) 56(84) bytes of data.")
     assert result["exitcode"] == "1"
@@ -332,10 +345,8 @@ def test_a17_real_ping_to_an_absent_host_reports_non_zero(vm):
 
 def test_a16_real_arping_in_a_namespace_with_the_default_count(vm):
     with topology("vrg") as topo:
-        done = topo.run_in_host([str(vm / SCRIPT), "arping", ROUTER, "-I", "h0"],
-                                cwd=str(vm / "root"), env={"PATH": PATH})
-        refused_by_arping = topo.run_in_host([str(vm / SCRIPT), "arping", ROUTER, "-c", "x"],
-                                             cwd=str(vm / "root"), env={"PATH": PATH})
+        done = call(vm, "arping", ROUTER, "-I", "h0", netns=topo.host)
+        refused_by_arping = call(vm, "arping", ROUTER, "-c", "x", netns=topo.host)
     result = answer(done)
     lines = result["stdout"].splitlines()
     assert lines[0] == f"ARPING {ROUTER} from {HOST} h0"
@@ -343,7 +354,9 @@ def test_a16_real_arping_in_a_namespace_with_the_default_count(vm):
     assert lines[-2:] == ["Sent 4 probes (1 broadcast(s))", "Received 4 response(s)"]
     assert (result["stderr"], result["exitcode"]) == ("", "0")
     # arping's own parse() refuses the value, with its text and its exit status; nothing runs.
-    assert refused_by_arping.stdout == "&&\narping: invalid argument: 'x'&&\n1\n"
+    assert refused_by_arping.details == "&&\narping: invalid argument: 'x'&&\n1\n"
+    assert answer(refused_by_arping) == {
+        "stdout": "", "stderr": "arping: invalid argument: 'x'", "exitcode": "1"}
 
 
 def test_real_ping_stopped_by_the_deadline_keeps_what_it_printed(vm):

@@ -149,27 +149,6 @@ def kill_pid(pid: int | None, sig=signal.SIGKILL) -> None:
             pass
 
 
-def ms_diagnostics(details: str) -> tuple[str, str, str]:
-    """DiagnosticsAnswer.getExecutionDetails (contract 4.3): (stdout, stderr, exitcode).
-
-    Java's String.split("&&") drops trailing empty strings; fewer than three parts is the
-    MS's "Unsupported diagnostics command type supplied".
-    """
-    if not details:
-        return "", details, "-1"
-    parts = details.split("&&")
-    while parts and parts[-1] == "":
-        parts.pop()
-    if len(parts) < 3:
-        raise AssertionError(f"MS: Unsupported diagnostics command type supplied: {details!r}")
-    return parts[0].strip(), parts[1].strip(), parts[2].strip()
-
-
-def all_lines(stdout: str) -> str:
-    """What the KVM agent's AllLinesParser hands to the MS: stdout lines joined with newlines."""
-    return "\n".join(stdout.splitlines())
-
-
 class Router:
     """The router: namespaces, temporary root, sshd, the daemon; and the MS's side of SSH."""
 
@@ -357,11 +336,13 @@ esac
             check=False, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout,
             start_new_session=True, env=ENV)
 
-    def script(self, name: str, *args: str) -> str:
-        """/opt/cloud/bin/<name> <args> over SSH; exit 0 (the MS's success) and its stdout."""
+    def script(self, name: str, *args: str) -> tuple[str, ms_parsers.Answer]:
+        """/opt/cloud/bin/<name> <args> over SSH: its stdout, and what the KVM agent hands to
+        the MS (stderr merged in). Exit 0 (the MS's success) and nothing on stderr, always."""
         done = self.ssh(" ".join([f"/opt/cloud/bin/{name}", *args]))
-        assert done.returncode == 0, f"{name} {' '.join(args)}: exit {done.returncode}: {done.stderr}"
-        return done.stdout
+        assert (done.returncode, done.stderr) == (0, ""), \
+            f"{name} {' '.join(args)}: exit {done.returncode}: {done.stderr}"
+        return done.stdout, ms_parsers.Answer.of(done.stdout + done.stderr, done.returncode)
 
     # --- teardown ----------------------------------------------------------------------------
     def stop(self) -> list[str]:
@@ -462,14 +443,14 @@ def test_the_management_server_polls_alerts_results_and_diagnostics_over_ssh(rou
     basic, advanced = r.root / "root/basic_monitor_results.json", r.root / "root/advanced_monitor_results.json"
     wait_for(lambda: basic.exists() and advanced.exists(), "the daemon's first basic and advanced runs",
              alive=r.daemon_alive)
-    fetched = r.script("getRouterMonitorResults.sh", "false")
+    fetched, fetched_answer = r.script("getRouterMonitorResults.sh", "false")
     expected = "FAILING CHECKS:\n" + (r.root / "root/basic_failing_health_checks").read_text() + "\n"
     if (r.root / "root/advanced_failing_health_checks").exists():
         expected += (r.root / "root/advanced_failing_health_checks").read_text() + "\n"
     expected += ('MONITOR RESULTS:\n{"basic":\n' + basic.read_text() + '\n,"advanced":\n'
                  + advanced.read_text() + "\n}\n")
     assert fetched == expected  # the files, verbatim
-    failing, results = ms_parsers.health_results(all_lines(fetched))
+    failing, results = ms_parsers.health_results(fetched_answer)
     assert failing == [FAILING_CHECK]
     assert results["basic"][FAILING_CHECK]["success"] == "false"
     assert results["basic"][FAILING_CHECK]["message"] == FAILING_MESSAGE
@@ -482,9 +463,9 @@ def test_the_management_server_polls_alerts_results_and_diagnostics_over_ssh(rou
 
     # --- alerts: nothing yet; a kill arrives in the next poll exactly once ---------------------
     last_timestamp = "1970-01-01 00:00:00"  # the MS's first poll ever
-    answer = r.script("getRouterAlerts.sh", last_timestamp)
+    answer, agent = r.script("getRouterAlerts.sh", last_timestamp)
     assert answer == "No Alerts\n"
-    assert ms_parsers.router_alerts(all_lines(answer)) == ([], None)
+    assert ms_parsers.router_alerts(agent) == ([], None)
 
     for round_ in (1, 2):
         seen = len(r.journal())
@@ -498,20 +479,20 @@ def test_the_management_server_polls_alerts_results_and_diagnostics_over_ssh(rou
         assert [line.split(" ", 2)[2] for line in new_lines] == [
             "[INFO] [sleep] The process sleep is not running trying recover", recovered]
         assert r.log_lines() == [record["line"] for record in r.journal()]
-        answer = r.script("getRouterAlerts.sh", last_timestamp)
+        answer, agent = r.script("getRouterAlerts.sh", last_timestamp)
         assert answer == "".join(line + "\\n" for line in new_lines) + "\n"
-        alerts, timestamp = ms_parsers.router_alerts(all_lines(answer))
+        alerts, timestamp = ms_parsers.router_alerts(agent)
         assert alerts == new_lines, f"round {round_}"
         assert timestamp == new_lines[-1].split(",")[0]
         last_timestamp = timestamp  # op_router_monitoring_services.last_alert_timestamp
-        again = r.script("getRouterAlerts.sh", last_timestamp)
+        again, agent = r.script("getRouterAlerts.sh", last_timestamp)
         assert again == "No Alerts\n", f"round {round_}: delivered twice: {again!r}"
-        assert ms_parsers.router_alerts(all_lines(again)) == ([], None)
+        assert ms_parsers.router_alerts(agent) == ([], None)
 
     # --- `true`: a fresh run of both kinds, synchronously -------------------------------------
     before = time.time()
-    fresh = r.script("getRouterMonitorResults.sh", "true")
-    failing, results = ms_parsers.health_results(all_lines(fresh))
+    _, fresh = r.script("getRouterMonitorResults.sh", "true")
+    failing, results = ms_parsers.health_results(fresh)
     assert failing == [FAILING_CHECK]
     for kind in ("basic", "advanced"):
         started = datetime.fromisoformat(results[kind]["lastRun"]["start"]).timestamp()
@@ -522,16 +503,17 @@ def test_the_management_server_polls_alerts_results_and_diagnostics_over_ssh(rou
         "lastRunDuration": "0.0", "message": "service is running, was restarted"}
 
     # --- runDiagnostics: the envelope the MS splits on && --------------------------------------
-    envelope = r.script("diagnostics.py", "ping", MGMT_IP)
-    stdout, stderr, exitcode = ms_diagnostics(all_lines(envelope))
-    assert (stderr, exitcode) == ("", "0"), envelope
+    envelope, agent = r.script("diagnostics.py", "ping", MGMT_IP)
+    api = ms_parsers.diagnostics(agent)
+    stdout = api["stdout"]
+    assert (api["stderr"], api["exitcode"]) == ("", "0"), envelope
     assert stdout.startswith(f"PING {MGMT_IP} ({MGMT_IP}) 56(84) bytes of data.\n")
     assert "4 packets transmitted, 4 received, 0% packet loss" in stdout
     assert re.fullmatch(r"(?s).*&&\n&&\n0\n", envelope), envelope
 
     # --- getDiagnosticsData: zip in /root, copied as the KVM host does, then cleanup.sh ---------
-    printed = r.script("get_diagnostics_files.py", "iptables", "/etc/hosts")
-    path = printed.replace("\n", "")  # the MS removes every newline
+    printed, agent = r.script("get_diagnostics_files.py", "iptables", "/etc/hosts")
+    path = ms_parsers.diagnostics_zip(agent)  # the MS removes every newline
     assert printed == path + "\n"
     home = r.root / "root"
     assert re.fullmatch(re.escape(str(home)) + r"/diagnostics_files_\d{8}-\d{6}(-\d+)?\.zip", path), path
@@ -551,8 +533,8 @@ def test_the_management_server_polls_alerts_results_and_diagnostics_over_ssh(rou
         assert sorted(archive.namelist()) == ["fileinfo.txt", "hosts", "iptables.log"]
         assert archive.read("hosts") == (r.root / "etc/hosts").read_bytes()
         assert archive.read("fileinfo.txt").decode().splitlines()[:2] == ["iptables.log", "/etc/hosts"]
-    assert r.script("cleanup.sh", path) == f"Deleting diagnostics zip file {path}\n"
+    assert r.script("cleanup.sh", path)[0] == f"Deleting diagnostics zip file {path}\n"
     assert not Path(path).exists()
-    assert r.script("cleanup.sh", path) == f"File {path} not found in vm \n"
+    assert r.script("cleanup.sh", path)[0] == f"File {path} not found in vm \n"
 
     assert r.daemon.poll() is None

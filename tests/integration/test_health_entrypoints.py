@@ -2,7 +2,8 @@
 
 Contract 3.4, 3.6 and scenarios A7, A8, A10, A11; one run at a time whoever asks. Services in
 monitor.conf are `sleep` processes this test starts, so a one-shot pass never touches the
-machine's real daemons.
+machine's real daemons. The management server's side is tests/ms_parsers.py: its fetches run
+through agent_call (stderr merged, as the KVM agent does) and are read by health_results.
 """
 
 import json
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.ms_parsers import health_results
+from tests.ms_parsers import AGENT_ENV, Answer, agent_call, health_results
 from vrmonitor.cloudstack.install import install
 from vrmonitor.paths import Paths
 
@@ -57,13 +58,28 @@ def check(root: Path, name: str, body: str, mode: int = 0o755) -> Path:
     return path
 
 
-def call(root: Path, script: str, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([str(root / script.lstrip("/")), *args], capture_output=True, text=True,
-                          cwd="/", env={"PATH": "/usr/bin:/bin:/usr/sbin:/sbin"}, timeout=120)
-
-
 RESULTS = "opt/cloud/bin/getRouterMonitorResults.sh"
 MONITOR = "root/monitorServices.py"
+
+
+def call(root: Path, script: str, *args: str) -> subprocess.CompletedProcess:
+    """The script with stdout and stderr on pipes of their own (bytes): cron's runs, and the
+    cases that show stderr stays empty."""
+    return subprocess.run([str(root / script.lstrip("/")), *args], stdin=subprocess.DEVNULL,
+                          capture_output=True, cwd="/", env=AGENT_ENV, timeout=120)
+
+
+def fetch(root: Path, *args: str) -> Answer:
+    """getRouterMonitorResults.sh as the management server's agent runs it (stderr merged)."""
+    return agent_call([str(root / RESULTS), *args], cwd="/")
+
+
+def quiet_fetch(root: Path, *args: str) -> Answer:
+    """getRouterMonitorResults.sh exiting 0 with nothing on stderr; its stdout, as the agent
+    hands it on."""
+    done = call(root, RESULTS, *args)
+    assert done.returncode == 0 and done.stderr == b"", done
+    return Answer.of(done.stdout, done.returncode)
 
 
 def read_during_runs(root: Path, read, readers: int, runs: int) -> None:
@@ -93,9 +109,7 @@ def test_a7_check_script_contract_end_to_end(vm):
     check(vm, "boom.sh", "#!/bin/sh\n[ \"$1\" = basic ] && { echo boom; exit 1; }\nexit 0\n")
     check(vm, "plain.txt", "not a check\n", mode=0o644)
     check(vm, "excluded.sh", "#!/bin/sh\necho never; exit 1\n")
-    done = call(vm, RESULTS, "true", "basic")
-    assert done.returncode == 0 and done.stderr == ""
-    failing, results = health_results(done.stdout)
+    failing, results = health_results(quiet_fetch(vm, "true", "basic"))
     assert failing == ["boom.sh"]
     basic = results["basic"]
     assert set(basic) == {"ssh.service", "ok.sh", "boom.sh", "lastRun"}
@@ -120,10 +134,10 @@ def test_a10_fetch_output_byte_for_byte(vm):
     (vm / "root/basic_monitor_results.json").write_text(basic)
     (vm / "root/basic_failing_health_checks").write_text("cpu_usage_check.py")
     done = call(vm, RESULTS, "false")
-    assert done.returncode == 0
+    assert (done.returncode, done.stderr) == (0, b"")
     assert done.stdout == ("FAILING CHECKS:\ncpu_usage_check.py\nMONITOR RESULTS:\n{\"basic\":\n"
-                           + basic + "\n,\"advanced\":\n{}\n}\n")
-    failing, results = health_results(done.stdout)
+                           + basic + "\n,\"advanced\":\n{}\n}\n").encode()
+    failing, results = health_results(Answer.of(done.stdout, done.returncode))
     assert failing == ["cpu_usage_check.py"]
     # Printed verbatim: the two spaces survive (the reference's echo $(cat) collapsed them).
     assert results["basic"]["cpu_usage_check.py"]["message"].startswith("CPU  Usage")
@@ -136,8 +150,7 @@ def test_a11_a_fresh_fetch_regenerates_both_files_before_printing(vm):
     for kind in ("basic", "advanced"):
         (vm / f"root/{kind}_monitor_results.json").write_text('{"old": {"success": "true"}}')
     asked = time.time()
-    done = call(vm, RESULTS, "true")
-    _, results = health_results(done.stdout)
+    _, results = health_results(fetch(vm, "true"))
     assert "old" not in results["basic"] and "old" not in results["advanced"]
     assert results["advanced"]["adv.sh"]["message"] == "advanced ok"
     for kind in ("basic", "advanced"):
@@ -146,8 +159,8 @@ def test_a11_a_fresh_fetch_regenerates_both_files_before_printing(vm):
 
 def test_monitor_services_refuses_an_unknown_argument(vm):
     done = call(vm, MONITOR, "advance")
-    assert done.returncode == 2 and done.stdout == ""
-    assert done.stderr == "monitorServices.py: unknown argument 'advance': expected basic or advanced\n"
+    assert done.returncode == 2 and done.stdout == b""
+    assert done.stderr == b"monitorServices.py: unknown argument 'advance': expected basic or advanced\n"
 
 
 def test_a_cron_run_and_an_on_demand_run_at_once_are_one_run(vm, tmp_path):
@@ -156,10 +169,10 @@ def test_a_cron_run_and_an_on_demand_run_at_once_are_one_run(vm, tmp_path):
     check(vm, "slow.sh", f"#!/bin/sh\n[ \"$1\" = basic ] || exit 0\necho run >> {runs}\nsleep 1\necho ok\n")
     cron = subprocess.Popen([str(vm / MONITOR), "basic"], env={"PATH": "/usr/bin:/bin"})
     time.sleep(0.3)  # the cron run is in flight
-    fetch = call(vm, RESULTS, "true", "basic")
+    answer = fetch(vm, "true", "basic")
     assert cron.wait(timeout=60) == 0
     assert runs.read_text() == "run\n"
-    _, results = health_results(fetch.stdout)
+    _, results = health_results(answer)
     assert results["basic"]["slow.sh"]["message"] == "ok"
 
 
@@ -298,7 +311,7 @@ def test_every_fetch_is_consistent_while_runs_land(vm):
     read_during_runs(vm, lambda: answers.append(fetch_output(Paths(vm))), readers=4, runs=40)
     seen = set()
     for answer in answers:
-        failing, results = health_results(answer)
+        failing, results = health_results(Answer.of(answer))
         named = [name for name, entry in results["basic"].items()
                  if name != "lastRun" and entry["success"] == "false"]
         assert failing == named, answer
@@ -315,7 +328,8 @@ def test_a_failing_file_left_behind_by_a_dead_writer_is_taken_from_the_results(v
     (vm / "root/basic_failing_health_checks").write_text("a.sh")
     (vm / "root/advanced_monitor_results.json").write_text('{"c.sh": {"success": "true"}}')
     (vm / "root/advanced_failing_health_checks").write_text("c.sh")
-    done = call(vm, RESULTS, "false")
-    assert done.returncode == 0 and done.stderr == ""
-    assert done.stdout == ("FAILING CHECKS:\nb.sh\nMONITOR RESULTS:\n{\"basic\":\n" + newer
-                           + "\n,\"advanced\":\n{\"c.sh\": {\"success\": \"true\"}}\n}\n")
+    answer = quiet_fetch(vm, "false")
+    assert answer.details == ("FAILING CHECKS:\nb.sh\nMONITOR RESULTS:\n{\"basic\":\n" + newer
+                              + "\n,\"advanced\":\n{\"c.sh\": {\"success\": \"true\"}}\n}\n")
+    failing, results = health_results(answer)
+    assert failing == ["b.sh"] and set(results) == {"basic", "advanced"}

@@ -201,3 +201,16 @@ def test_non_executable_files_are_ignored_before_trust(vm_root):
     path = script(checks_dir(vm_root) / "x.sh", mode=0o666)
     os.chown(path, OTHER_UID, 0)
     assert found(vm_root) == ([], None)
+
+
+@pytest.mark.parametrize("name", ["a,b.sh", "MONITOR RESULTS.sh", "x FAILING CHECKS", "tab\there.sh"])
+def test_a_name_the_server_cannot_read_back_is_not_run_and_is_logged(vm_root, name, caplog):
+    """The failing list is split on commas and read line by line, and a line holding a mode
+    phrase switches the server's parser (contract 3.6): such a name would lose failing checks."""
+    folder = checks_dir(vm_root)
+    script(folder / name)
+    script(folder / "good.sh")
+    checks, problem = found(vm_root)
+    assert problem is None
+    assert [check.name for check in checks] == ["good.sh"]
+    assert f"health check {name!r} is not run: " in caplog.text

@@ -2,7 +2,9 @@
 
 Every regular, executable file directly in the checks folder is a check; non-executable files,
 sub-folders (the built-in checks' `utility/` package), dangling symbolic links and names the
-management server excluded are not. The name reported to the management server is the file
+management server excluded are not. Nor is a check whose name the server could not read back
+from the failing list (a comma, `FAILING CHECKS`, `MONITOR RESULTS`, a control character): it
+is logged and not run. The name reported to the management server is the file
 name. Checks are returned sorted by name, so that runs and result files are deterministic (the
 reference used the directory listing order, which is arbitrary).
 
@@ -79,6 +81,10 @@ def discover(folder: Path, excluded: Iterable[str], trust: str,
         if name in skip:
             LOG.debug("health check %s is excluded", name)
             continue
+        unreadable = _unreadable_name(name)
+        if unreadable:
+            LOG.warning("health check %r is not run: %s", name, unreadable)
+            continue
         link = folder / name
         if not _is_executable_file(link):
             continue
@@ -90,6 +96,25 @@ def discover(folder: Path, excluded: Iterable[str], trust: str,
                 LOG.warning("health check %s %s", name, refused)
         checks.append(Check(name, target, refused))
     return checks, None
+
+
+# The management server reads the failing list line by line, splits it on commas and switches
+# its parser's mode on any line containing one of these phrases (contract 3.6).
+_MODE_PHRASES = ("FAILING CHECKS", "MONITOR RESULTS")
+
+
+def _unreadable_name(name: str) -> str | None:
+    """Why the management server could not read `name` back from the failing list, or None.
+
+    A name with a comma would reach it as two checks; one with a mode phrase would switch its
+    parser and lose every failing check after it; a control character would split the line."""
+    if "," in name:
+        return "its name has a comma, which the management server reads as two checks"
+    if any(phrase in name for phrase in _MODE_PHRASES):
+        return "its name holds a phrase that switches the management server's parser"
+    if any(ch < " " or ch == "\x7f" for ch in name):
+        return "its name has a control character"
+    return None
 
 
 def _is_executable_file(path: Path) -> bool:
