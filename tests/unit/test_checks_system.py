@@ -18,6 +18,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from tests.ms_parsers import Answer, agent_call, filesystem_writable as ms_writable
 from vrmonitor.checks import (cpu_usage, disk_space, filesystem_writable, gateways, memory_usage,
                               redundancy, router_version)
 from vrmonitor.cli import main as cli_main
@@ -163,10 +164,28 @@ def test_installed_gateways_check_skips_on_a_backup_router(vm):
 
 
 def test_a12_installed_filesystem_check_writable(vm):
+    """The MS runs this one itself (contract 3.7), with stderr merged into what it reads."""
     (vm / "var/cache/cloud").mkdir(parents=True)
     for args in ((), ("basic",)):
         done = script(vm, "filesystem_writable_check.py", *args)
         assert (done.returncode, done.stdout, done.stderr) == (0, "file system is writable\n", "")
+        assert ms_writable(Answer.of(done.stdout, done.returncode)) == (
+            True, "Successfully written to file system")
+    assert ms_writable(agent_call([str(vm / "opt/cloud/bin/filesystem_writable_check.py")],
+                                          cwd=vm / "root", timeout=60)) == (
+        True, "Successfully written to file system")
+
+
+def test_installed_filesystem_check_that_cannot_look_is_a_failure_with_its_reason(vm):
+    (vm / "root").mkdir(exist_ok=True)
+    (vm / "var").mkdir()
+    (vm / "var/cache").symlink_to("cache")  # a loop
+    done = script(vm, "filesystem_writable_check.py")
+    message = "Cannot check the file system of /var/cache/cloud: Too many levels of symbolic links\n"
+    assert (done.returncode, done.stdout, done.stderr) == (1, message, "")
+    assert ms_writable(agent_call([str(vm / "opt/cloud/bin/filesystem_writable_check.py")],
+                                          cwd=vm / "root", timeout=60)) == (
+        False, f"Failed to fetch results with details: {message}")
 
 
 def test_health_scripts_have_the_entry_point_shape():
@@ -552,8 +571,11 @@ def test_filesystem_check_reports_the_read_only_folder(monkeypatch, tmp_path, ca
         1, "Read-only file system : config info (/var/cache/cloud) file system is mounted as "
            "read-only\n")
     read_only.add(str(tmp_path / "root"))
-    assert run_main(capsys, filesystem_writable, [], tmp_path) == (
+    status, out = run_main(capsys, filesystem_writable, [], tmp_path)
+    assert (status, out) == (
         1, "Read-only file system : monitor results (/root) file system is mounted as read-only\n")
+    # What the MS records: exactly `Read-only file system` (contract 3.7, 3.8).
+    assert ms_writable(Answer.of(out, status)) == (False, "Read-only file system")
 
 
 def test_filesystem_check_fails_naming_a_folder_it_cannot_examine(tmp_path, capsys):
@@ -563,3 +585,6 @@ def test_filesystem_check_fails_naming_a_folder_it_cannot_examine(tmp_path, caps
     status, out = run_main(capsys, filesystem_writable, [], tmp_path)
     assert (status, out) == (
         1, "Cannot check the file system of /var/cache/cloud: Too many levels of symbolic links\n")
+    assert ms_writable(Answer.of(out, status)) == (
+        False, "Failed to fetch results with details: Cannot check the file system of "
+               "/var/cache/cloud: Too many levels of symbolic links\n")

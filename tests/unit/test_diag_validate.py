@@ -10,10 +10,13 @@ import types
 
 import pytest
 
+from tests.ms_parsers import Answer, diagnostics
 from vrmonitor.cli import main
+from vrmonitor.cloudstack.diagnostics import diagnose, envelope
 from vrmonitor.diagnostics.validate import (TOOLS, check_options, exit_status, is_host_name, request,
                                            with_defaults)
 from vrmonitor.errors import DiagnosticError
+from vrmonitor.paths import Paths
 
 # The MS's own rule for `params` (DiagnosticsServiceImpl), as Java reads it (\w is ASCII there).
 MS_PARAMS = re.compile(r"^[\w\-\s.]+$", re.ASCII)
@@ -38,6 +41,17 @@ def test_what_the_ms_rejects_is_refused_on_the_vm_too(text):
     for args in ([text], text.split()):
         with pytest.raises(DiagnosticError, match="refused"):
             request(["ping", "127.0.0.1", *args])
+
+
+@pytest.mark.parametrize("text", MS_REJECTED)
+def test_a_refusal_reaches_the_ms_as_its_stderr_with_exit_code_2(text, tmp_path):
+    """Should one get past the MS (another version, a direct call), the answer still splits in
+    three and says why; stdout stays empty."""
+    argv = ["ping", "127.0.0.1", *params(text)]
+    with pytest.raises(DiagnosticError) as refused:
+        request(argv)
+    assert diagnostics(Answer.of(envelope(diagnose(argv, Paths(tmp_path))))) == {
+        "stdout": "", "stderr": f"diagnostics.py: {refused.value}", "exitcode": "2"}
 
 
 @pytest.mark.parametrize("text", MS_ACCEPTED)

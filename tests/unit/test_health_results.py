@@ -7,13 +7,17 @@ the strict trust policy, so they need root (CI runs as root); without it they fa
 import json
 import os
 import re
+import subprocess
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 
+from tests.ms_parsers import Answer, agent_call, health_results
 from vrmonitor.cloudstack.health_results import (check_entries, check_entry, failing_names,
                                                  last_run, render, write_results)
+from vrmonitor.cloudstack.install import install
+from vrmonitor.cloudstack.monitor_results import fetch_output
 from vrmonitor.health.discovery import discover
 from vrmonitor.health.runner import CheckResult, run_checks
 from vrmonitor.paths import Paths
@@ -209,19 +213,17 @@ def test_a7_excluded_is_not_run(vm_root):
 
 
 def test_the_management_server_parses_what_a_run_wrote(vm_root):
-    # The MS parser arrives with the compat entry points (tests/ms_parsers.py).
-    from tests.ms_parsers import health_results as ms_parse  # pylint: disable=import-outside-toplevel
-
     x_sh(vm_root, "printf 'Unreachable  gateways found-\\n[\\04710.1.1.1\\047]\\n'; exit 1\n")
     (vm_root / "root/health_checks/y.sh").write_text("#!/bin/sh\necho 'CPU Usage within limits with current at 1.7%'\n")
     os.chmod(vm_root / "root/health_checks/y.sh", 0o755)
     health_run(vm_root)
     paths = Paths(vm_root)
     # What getRouterMonitorResults.sh prints (contract 3.6), the files verbatim.
-    printed = (f"FAILING CHECKS:\n{paths.failing_file('basic').read_text()}\n"
-               f"MONITOR RESULTS:\n{{\"basic\":\n{paths.results_file('basic').read_text()}\n"
-               f",\"advanced\":\n{{}}\n}}\n")
-    failing, parsed = ms_parse(printed)
+    printed = fetch_output(paths)
+    assert printed == (f"FAILING CHECKS:\nx.sh\n"
+                       f"MONITOR RESULTS:\n{{\"basic\":\n{paths.results_file('basic').read_text()}\n"
+                       f",\"advanced\":\n{{}}\n}}\n")
+    failing, parsed = health_results(Answer.of(printed))
     assert failing == ["x.sh"]
     assert parsed["basic"]["x.sh"]["message"] == "Unreachable  gateways found-\n['10.1.1.1']"
     assert parsed["basic"]["y.sh"]["success"] == "true"
@@ -235,3 +237,69 @@ def test_a7_failing_file_goes_away_when_the_check_recovers(vm_root):
     x_sh(vm_root, "echo ok\n")
     assert health_run(vm_root, "advanced")["x.sh"]["success"] == "true"
     assert not Paths(vm_root).failing_file("advanced").exists()
+
+
+# The MS's two mode phrases inside a message (contract 3.6)
+
+PHRASES_MESSAGE = ('FAILING CHECKS: a.sh, b.sh\nMONITOR RESULTS:\n{"basic": {}} and '
+                   '\\MONITOR RESULTS \\\\FAILING CHECKS \\u004dONITOR RESULTS')
+
+
+def test_a_message_with_the_mode_phrases_renders_without_them_and_reads_back():
+    """A line containing either phrase switches the MS's parser: every result would be lost."""
+    document = render({"x.sh": check_entry(result("fail", message=PHRASES_MESSAGE), "legacy"),
+                       "FAILING CHECKS.sh": check_entry(result("pass", message="MONITOR RESULTS"),
+                                                        "legacy"),
+                       "lastRun": last_run(START, START + 1)})
+    assert "FAILING CHECKS" not in document and "MONITOR RESULTS" not in document
+    assert '\\u0046AILING CHECKS' in document and '\\u004dONITOR RESULTS' in document
+    parsed = json.loads(document)
+    assert parsed["x.sh"]["message"] == PHRASES_MESSAGE
+    assert parsed["FAILING CHECKS.sh"]["message"] == "MONITOR RESULTS"
+
+
+def test_the_ms_keeps_every_result_and_the_failing_list_when_messages_hold_the_phrases(tmp_path):
+    paths = Paths(tmp_path)
+    paths.vm_home.mkdir()
+    basic = [result("fail", "x.sh", PHRASES_MESSAGE), result("pass", "y.sh", "FAILING CHECKS:"),
+             result("warning", "z.sh", "MONITOR RESULTS:\n{}")]
+    advanced = [result("fail", "a.sh", "see MONITOR RESULTS"), result("pass", "b.sh", "ok")]
+    for kind, results in (("basic", basic), ("advanced", advanced)):
+        entries = check_entries(results, "legacy")
+        entries["lastRun"] = last_run(START, START + 1)
+        write_results(paths.results_file(kind), paths.failing_file(kind), render(entries),
+                      failing_names(results))
+    printed = fetch_output(paths)
+    assert [line for line in printed.split("\n")
+            if "FAILING CHECKS" in line or "MONITOR RESULTS" in line] == [
+        "FAILING CHECKS:", "MONITOR RESULTS:"]
+    failing, parsed = health_results(Answer.of(printed))
+    assert failing == ["x.sh", "z.sh", "a.sh"]
+    assert {kind: {name: entry["message"] for name, entry in checks.items() if name != "lastRun"}
+            for kind, checks in parsed.items()} == {
+        "basic": {"x.sh": PHRASES_MESSAGE, "y.sh": "FAILING CHECKS:", "z.sh": "MONITOR RESULTS:\n{}"},
+        "advanced": {"a.sh": "see MONITOR RESULTS", "b.sh": "ok"}}
+    assert parsed == {kind: json.loads(paths.results_file(kind).read_text())
+                      for kind in ("basic", "advanced")}
+
+
+def test_the_installed_entry_point_prints_them_and_warns_only_in_the_log(tmp_path):
+    """getRouterMonitorResults.sh run as the agent runs it: stderr is part of the answer."""
+    paths = Paths(tmp_path)
+    install(paths)
+    paths.monitor_log.parent.mkdir(parents=True)
+    results = [result("fail", "x.sh", PHRASES_MESSAGE)]
+    write_results(paths.results_file("basic"), paths.failing_file("basic"),
+                  render(check_entries(results, "legacy")), failing_names(results))
+    script = str(paths.under("/opt/cloud/bin/getRouterMonitorResults.sh"))
+    for args in (["false"], ["false", "sideways"]):
+        done = subprocess.run([script, *args], capture_output=True, text=True, timeout=60,
+                              cwd=paths.vm_home, env={"PATH": "/usr/bin:/bin"})
+        assert (done.returncode, done.stdout, done.stderr) == (0, fetch_output(paths), "")
+        failing, parsed = health_results(Answer.of(done.stdout, done.returncode))
+        assert failing == ["x.sh"] and parsed["basic"]["x.sh"]["message"] == PHRASES_MESSAGE
+    logged = paths.monitor_log.read_text().splitlines()
+    assert len(logged) == 1 and re.fullmatch(
+        r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} getRouterMonitorResults\.sh\[\d+\]: WARNING: "
+        r"unknown kind 'sideways' \(expected basic or advanced\); using both", logged[0]), logged
+    assert health_results(agent_call([script, "false", "sideways"], cwd=paths.vm_home))[0] == ["x.sh"]

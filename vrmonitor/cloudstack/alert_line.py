@@ -17,11 +17,15 @@ SEPARATOR = "\\n"  # the two characters backslash and n
 # An alert is a line that starts with a local date and time to the second, as the management
 # server reads the newest one with SimpleDateFormat("yyyy-MM-dd HH:mm:ss") (contract 2.5): a
 # space after the date (more spaces or tabs may follow it), one- or two-digit fields after the
-# year, and anything after the seconds but another digit. `,mmm` is optional: the reference
-# forwarded lines without it, and the server reads them. ASCII digits only: other scripts'
-# digits would not sort with real stamps.
-STAMP = re.compile(r"[ \t]*(\d{4})-(\d\d?)-(\d\d?) [ \t]*(\d\d?):(\d\d?):(\d\d?)(?!\d)"
-                   r"(?:,(\d{3})(?!\d))?", re.ASCII)
+# year, and anything after the seconds but another digit (of any script: Java reads them all).
+# `,mmm` is optional: the reference forwarded lines without it, and the server reads them.
+# The fields themselves are ASCII digits: other scripts' digits would not sort with real stamps.
+STAMP = re.compile(r"[ \t]*([0-9]{4})-([0-9][0-9]?)-([0-9][0-9]?) [ \t]*([0-9][0-9]?):"
+                   r"([0-9][0-9]?):([0-9][0-9]?)(?!\d)(?:,([0-9]{3})(?!\d))?")
+# The server sends the newest line back up to its first comma, and the router's login shell
+# re-splits it (contract 1): a metacharacter there would be run by the shell, or break the
+# command so that every later poll fails.
+SHELL_SPECIAL = re.compile(r"[;&|$`()<>\\'\"\n]")
 FIELDS = re.compile(r" ?\[([^\]]*)\] \[(.*?)\] ?")
 
 
@@ -36,7 +40,11 @@ class ParsedLine:
     def local_time(self) -> str:
         """The line's own stamp as ISO 8601 with microseconds and the VM's UTC offset then."""
         when = datetime.strptime(self.second, "%Y-%m-%d %H:%M:%S")
-        when = when.replace(microsecond=(self.millis or 0) * 1000).astimezone()
+        when = when.replace(microsecond=(self.millis or 0) * 1000)
+        try:
+            when = when.astimezone()
+        except (ValueError, OverflowError, OSError):  # beyond what the C library can convert
+            when = when.replace(tzinfo=datetime.now().astimezone().tzinfo)
         return when.isoformat(timespec="microseconds")
 
 
@@ -65,10 +73,12 @@ def format_line(when: datetime, severity: str, name: str, message: str) -> str:
 
 def parse_line(line: str) -> ParsedLine | None:
     """The parts of a log line, or None when it is not an alert: it does not start with a real
-    calendar date and time (the server would drop the whole answer were it the newest)."""
+    calendar date and time (the server would drop the whole answer were it the newest), or
+    its text up to the first comma, which the server sends back through the router's shell,
+    holds a shell metacharacter (SHELL_SPECIAL)."""
     match = STAMP.match(line)
     second = _second(match) if match else None
-    if second is None:
+    if second is None or SHELL_SPECIAL.search(line.split(",", 1)[0]):
         return None
     rest = line[match.end():]
     severity = name = None
@@ -96,7 +106,9 @@ def _second(match: re.Match) -> str | None:
         when = datetime(*(int(part) for part in match.group(1, 2, 3, 4, 5, 6)))
     except ValueError:
         return None
-    return f"{when:%Y-%m-%d %H:%M:%S}"
+    # Not strftime: glibc's %Y does not pad years before 1000, which would then sort last.
+    return (f"{when.year:04d}-{when.month:02d}-{when.day:02d} "
+            f"{when.hour:02d}:{when.minute:02d}:{when.second:02d}")
 
 
 def answer(lines: list[str]) -> str:

@@ -18,8 +18,15 @@ DEBUG_ENV = "VRMONITOR_DEBUG"
 
 
 class _LogFile(logging.FileHandler):
-    """Appends to the log; a log that cannot be written (read-only, full, absent folder) is
-    silently skipped, since logging's default would print the failure on stderr."""
+    """Appends to the log; a log that cannot be opened or written (read-only, full, absent
+    folder) is silently skipped, since logging's default would print the failure on stderr
+    (and the delayed open happens outside logging's own error handling)."""
+
+    def emit(self, record):
+        try:
+            super().emit(record)
+        except OSError:
+            pass
 
     def handleError(self, record):  # noqa: N802 (logging's name)
         pass

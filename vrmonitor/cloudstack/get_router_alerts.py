@@ -22,7 +22,7 @@ def main(argv: list[str], root: str) -> int:
     if len(argv) >= 2:
         threshold = parse_threshold(argv[0], argv[1])
         if threshold is None:
-            LOG.warning("%s %s is not a 'YYYY-MM-DD HH:MM:SS' time; answering with all alerts",
+            LOG.warning("%r %r is not a 'YYYY-MM-DD HH:MM:SS' time; answering with all alerts",
                         argv[0], argv[1])
     elif argv:
         LOG.warning("expected DATE TIME, got one argument (%r); answering with all alerts",
