@@ -223,7 +223,10 @@ esac
                 [str(self.root / "var/lib/vrmonitor"), "/var/lib/vrmonitor", "dir"],
                 [str(self.root / "etc/monitor.conf"), "/etc/monitor.conf", "file"],
                 [str(self.root / "etc/hosts"), "/etc/hosts", "file"],
-                [str(self.scratch / "init.d"), "/etc/init.d", "dir"]]
+                [str(self.scratch / "init.d"), "/etc/init.d", "dir"],
+                # sshd's privilege separation folder, which ssh's start creates (RuntimeDirectory=
+                # or the init script): a fresh machine has none, and the host's is not touched.
+                [str(self.privsep), "/run/sshd", "dir"]]
 
     # --- network ----------------------------------------------------------------------------
     def build_network(self) -> None:
@@ -243,7 +246,13 @@ esac
         return checked(["nsenter", f"--net=/run/netns/{ns}", *argv])
 
     # --- processes in the router ----------------------------------------------------------
+    @property
+    def privsep(self) -> Path:
+        return self.scratch / "sshd-privsep"
+
     def start_launcher(self) -> None:
+        self.privsep.mkdir(mode=0o755, exist_ok=True)
+        os.chmod(self.privsep, 0o755)  # sshd wants it root's and writable by root only
         spec = self.scratch / "mounts.json"
         spec.write_text(json.dumps({"scratch": str(self.scratch / "mnt"), "binds": self.binds()}))
         self.launcher = subprocess.Popen(
@@ -277,7 +286,7 @@ esac
             "PasswordAuthentication no", "KbdInteractiveAuthentication no", "UsePAM no",
             "StrictModes no", "PrintMotd no", "UseDNS no",
             "Subsystem sftp /usr/lib/openssh/sftp-server", ""]))
-        checked(["/usr/sbin/sshd", "-t", "-f", str(config)])
+        checked(self.inside("/usr/sbin/sshd", "-t", "-f", str(config)))
         self.sshd = subprocess.Popen(self.inside("/usr/sbin/sshd", "-D", "-e", "-f", str(config)),
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE, text=True, env=ENV)

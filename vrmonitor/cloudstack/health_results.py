@@ -85,7 +85,7 @@ def last_run(start: float, end: float, duration: float | None = None) -> dict[st
 # The server's parser switches mode on any line containing one of these phrases, even inside a
 # JSON string (contract 3.6): a check that printed one would lose every result of the router.
 # One letter of each is written as a JSON escape, which reads back as the same letter.
-_MODE_PHRASES = {"FAILING CHECKS": "\\u0046AILING CHECKS",
+MODE_PHRASES = {"FAILING CHECKS": "\\u0046AILING CHECKS",
                  "MONITOR RESULTS": "\\u004dONITOR RESULTS"}
 
 
@@ -93,7 +93,7 @@ def render(entries: dict) -> str:
     """The results document: one line, default separators, non-ASCII kept, no trailing newline.
 
     Control characters in messages are escaped by JSON, so the line stays one line, and the
-    server's two mode phrases are escaped (_MODE_PHRASES).
+    server's two mode phrases are escaped (MODE_PHRASES).
     """
     return shield(json.dumps(entries, ensure_ascii=False))
 
@@ -104,7 +104,7 @@ def shield(document: str) -> str:
     Outside strings JSON has no letters but those of true, false and null, so every phrase is
     inside a string, and json.dumps writes the hex of its own escapes in lower case, so no
     capital F or M is part of one: the replacement is an escape of the same letter."""
-    for phrase, escaped in _MODE_PHRASES.items():
+    for phrase, escaped in MODE_PHRASES.items():
         document = document.replace(phrase, escaped)
     return document
 

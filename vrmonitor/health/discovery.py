@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
+from vrmonitor.cloudstack.health_results import MODE_PHRASES
+
 LOG = logging.getLogger(__name__)
 
 STRICT = "strict"
@@ -98,19 +100,15 @@ def discover(folder: Path, excluded: Iterable[str], trust: str,
     return checks, None
 
 
-# The management server reads the failing list line by line, splits it on commas and switches
-# its parser's mode on any line containing one of these phrases (contract 3.6).
-_MODE_PHRASES = ("FAILING CHECKS", "MONITOR RESULTS")
-
-
 def _unreadable_name(name: str) -> str | None:
     """Why the management server could not read `name` back from the failing list, or None.
 
-    A name with a comma would reach it as two checks; one with a mode phrase would switch its
-    parser and lose every failing check after it; a control character would split the line."""
+    The server reads the failing list line by line and splits it on commas (contract 3.6): a
+    name with a comma would reach it as two checks; one with a phrase that switches its parser's
+    mode would lose every failing check after it; a control character would split the line."""
     if "," in name:
         return "its name has a comma, which the management server reads as two checks"
-    if any(phrase in name for phrase in _MODE_PHRASES):
+    if any(phrase in name for phrase in MODE_PHRASES):
         return "its name holds a phrase that switches the management server's parser"
     if any(ch < " " or ch == "\x7f" for ch in name):
         return "its name has a control character"
