@@ -197,7 +197,7 @@ def test_a_parked_service_that_comes_back_by_itself_is_reported(make):
     assert h.drive(10, until=lambda: h.monitor.watched["svc"].parked)
     h.service.start()  # an operator starts it by hand; the periodic verification finds it
     assert h.drive(3, until=lambda: state(h) is ServiceState.UP)
-    assert h.alerts()[-1] == "[INFO] [sleep] The process detected as running"
+    assert h.alerts()[-1] == "[ALERT] [sleep] The process detected as running"  # contract 2.4
     assert not h.monitor.watched["svc"].parked
 
 

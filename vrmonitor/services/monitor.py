@@ -223,7 +223,7 @@ class ServiceMonitor:
             if by_us and not w.crash_loop:
                 self._recovered_alert(w)
             elif not by_us and (w.down_alerted or was is ServiceState.DEGRADED) and w.on_trial is None:
-                self._alert("INFO", w.name, "The process detected as running")
+                self._alert("ALERT", w.name, "The process detected as running")
         w.state, w.reason, w.identity, w.seen = ServiceState.UP, reason, identity, identity
         w.seen_up = True
         w.next_attempt = None
