@@ -72,24 +72,36 @@ def main(argv: list[str] | None = None) -> int:
                         format="vrmonitor: %(levelname)s: %(message)s", stream=sys.stderr)
     paths = Paths.from_option(args.root)
     context = Context(paths=paths, config_file=args.config or str(paths.config_file))
+    error = _error_printer()
     try:
         return module.run(args, context)
     except ConfigError as exc:
         for problem in exc.problems or [str(exc)]:
-            print(problem, file=sys.stderr)
+            error(problem)
         return EXIT_USAGE
     except VrMonitorError as exc:
-        print(f"vrmonitor: {exc}", file=sys.stderr)
+        error(f"vrmonitor: {exc}")
         return 1
     except KeyboardInterrupt:
         return 130
     except OSError as exc:  # the machine refused (a full disk, a read-only mount): not a bug
         where = f"{exc.filename}: " if exc.filename else ""
-        print(f"vrmonitor: {where}{exc.strerror or exc}", file=sys.stderr)
+        error(f"vrmonitor: {where}{exc.strerror or exc}")
         return 1
     except Exception as exc:  # the process boundary: one line, the trace only on request
         if os.environ.get(DEBUG_ENV):
             raise
-        print(f"vrmonitor: internal error: {type(exc).__name__}: {exc} "
-              f"(set {DEBUG_ENV}=1 for a traceback)", file=sys.stderr)
+        error(f"vrmonitor: internal error: {type(exc).__name__}: {exc} "
+              f"(set {DEBUG_ENV}=1 for a traceback)")
         return 1
+
+
+def _error_printer():
+    """print() of one error line on stderr; under systemd (stderr is the journal) with the
+    `<3>` prefix, so that the journal stores it at priority err."""
+    prefix = ""
+    if os.environ.get("JOURNAL_STREAM"):
+        from vrmonitor.system.journal import ERR, stderr_is_journal
+
+        prefix = f"<{ERR}>" if stderr_is_journal() else ""
+    return lambda line: print(prefix + line, file=sys.stderr)

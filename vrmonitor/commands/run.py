@@ -18,6 +18,10 @@ def run(args, context) -> int:
     daemon = Daemon(context.paths, settings, config_file=context.config_file,
                     status_every=args.status_every)
     if args.foreground:
+        from vrmonitor.system.journal import log_to_journal, stderr_is_journal
+
+        if stderr_is_journal() and not args.verbose:
+            log_to_journal()  # under systemd: INFO and up, each with its priority
         return daemon.run()
     return _detached(daemon, context.paths)
 
