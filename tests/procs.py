@@ -36,3 +36,19 @@ def our_zombie_children() -> list[int]:
         if fields[0] == "Z" and int(fields[1]) == os.getpid():
             zombies.append(int(entry))
     return zombies
+
+
+def host_pids_named(name: str) -> list[int]:
+    """Processes of that name in this PID namespace: a container's (the systemd test guest's
+    sshd, say) are visible from here but are not the machine's own."""
+    from vrmonitor.system.identity import pids_named
+
+    mine = os.readlink("/proc/self/ns/pid")
+    pids = []
+    for pid in pids_named(name):
+        try:
+            if os.readlink(f"/proc/{pid}/ns/pid") == mine:
+                pids.append(pid)
+        except OSError:
+            pass  # gone meanwhile
+    return pids

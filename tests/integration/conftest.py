@@ -22,7 +22,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from vrmonitor.system.identity import PidfileProblem, identify, is_named, pids_named, read_pidfile
+from tests.procs import host_pids_named
+from vrmonitor.system.identity import PidfileProblem, identify, is_named, read_pidfile
 from vrmonitor.system.process import Completed, run
 
 SERVICE_TIMEOUT = 60.0
@@ -150,7 +151,7 @@ def edited_file(path: str, content: str | None):
 
 
 def _refuse_if_running(processname: str, servicename: str) -> None:
-    pids = pids_named(processname)
+    pids = host_pids_named(processname)
     if pids:
         pytest.fail(f"{processname} is already running (PIDs {' '.join(map(str, pids))}): the "
                     f"daemon tests need it stopped; stop it with `service {servicename} stop`",
@@ -175,7 +176,7 @@ def _refuse_if_port_taken(host: str, port: int, udp: bool = False) -> None:
 def _kill_left_behind(processname: str) -> list[int]:
     """Kill processes named processname (there were none before the fixture); their PIDs."""
     victims = []
-    for pid in pids_named(processname):
+    for pid in host_pids_named(processname):
         try:
             process = psutil.Process(pid)
             process.send_signal(signal.SIGKILL)

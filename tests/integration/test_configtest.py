@@ -7,6 +7,8 @@ own /run is never touched.
 """
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -35,6 +37,17 @@ frontend broken
 
 
 PROJECT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(autouse=True)
+def no_runtime_folder_left_behind():
+    """A test on the host that runs sshd's configuration test makes /run/sshd, as the start
+    would: removed again when it was not there before (the next run finds a fresh machine)."""
+    absent = [folder for folders in RUNTIME_FOLDERS.values() for folder in folders
+              if not os.path.lexists(folder)]
+    yield
+    for folder in absent:
+        shutil.rmtree(folder, ignore_errors=True)
 # config_test() in the namespace, its result as JSON on stdout.
 CONFIG_TEST = ("import json, sys; from vrmonitor.services.configtest import config_test; "
                "result = config_test(sys.argv[1]); "

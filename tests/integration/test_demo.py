@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from vrmonitor.system.identity import pids_named
+from tests.procs import host_pids_named as pids_named
 
 pytestmark = pytest.mark.root
 

@@ -109,7 +109,7 @@ def test_kill_9_of_each_real_daemon_is_detected_recovered_and_reported(real_daem
     report = json.loads(out)
     assert code == 0 and report["failing"] == []
     assert report["services"]["svc"]["restarts_last_hour"] == 1
-    assert report["services"]["svc"]["last_action"] == "restart attempt 1"
+    assert report["services"]["svc"]["last_action"] == "restart attempt 1", report
     code, text = m.status()
     assert code == 0 and "restart attempt 1 -> restarted" in text
 
