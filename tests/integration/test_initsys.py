@@ -6,7 +6,7 @@ import pytest
 
 from vrmonitor.services.probes import probe
 from vrmonitor.system.identity import identify, is_named
-from vrmonitor.system.initsys import SysV
+from vrmonitor.system.initsys import RESTART, UNKNOWN, Assessment, SysV
 
 pytestmark = [pytest.mark.root, pytest.mark.daemons]
 
@@ -62,5 +62,5 @@ def test_knows_the_installed_init_scripts():
         assert sysv.knows(name), name
     assert not sysv.knows("vrmonitor-no-such-service")
     assert not sysv.knows("../init.d/ssh")
-    assert not sysv.start_limited("ssh")
-    assert not sysv.manages_restarts("ssh")
+    assert sysv.assess("ssh") == Assessment(RESTART, "")
+    assert sysv.assess("vrmonitor-no-such-service").verdict == UNKNOWN

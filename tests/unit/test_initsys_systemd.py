@@ -10,7 +10,8 @@ import os
 import pytest
 
 from tests.fakes import install_systemctl
-from vrmonitor.system.initsys import ActionResult, Systemd, SysV, detect_init_system
+from vrmonitor.system.initsys import (RECOVERING, RESET_AND_RESTART, RESTART, STOPPED, UNKNOWN,
+                                      ActionResult, Assessment, Systemd, SysV, detect_init_system)
 from vrmonitor.system.process import Completed
 
 UNITS = {
@@ -24,6 +25,14 @@ UNITS = {
                                   "for details."},
     "apache2": {"ActiveState": "failed", "SubState": "failed", "Result": "exit-code",
                 "Restart": "always", "LoadState": "loaded"},
+    "sshd": {"ActiveState": "activating", "SubState": "auto-restart", "Result": "signal",
+             "Restart": "on-failure", "LoadState": "loaded"},
+    "job": {"ActiveState": "activating", "SubState": "start-pre", "Result": "success",
+            "Restart": "no", "LoadState": "loaded"},
+    "stopped": {"ActiveState": "inactive", "SubState": "dead", "Result": "success",
+                "Restart": "no", "LoadState": "loaded"},
+    "crashed": {"ActiveState": "inactive", "SubState": "dead", "Result": "signal",
+                "Restart": "no", "LoadState": "loaded"},
 }
 
 
@@ -55,22 +64,23 @@ def test_restart_of_an_unknown_unit(systemctl):
                                          "status 5)")
 
 
-def test_start_limited_on_start_limit_hit(systemctl):
-    systemd = Systemd()
-    assert systemd.start_limited("dnsmasq")
-    assert not systemd.start_limited("apache2")  # failed, but not for the start limit
-    assert not systemd.start_limited("haproxy")
-    assert not systemd.start_limited("nosuch")
-    assert systemctl.calls()[0] == [
-        "show", "dnsmasq", "--property=ActiveState,SubState,Result,Restart,LoadState"]
+@pytest.mark.parametrize("unit, verdict, detail", [
+    ("haproxy", RESTART, "active/running, result success"),  # its process is gone all the same
+    ("dnsmasq", RESET_AND_RESTART, "failed/failed, result start-limit-hit"),
+    ("apache2", RESET_AND_RESTART, "failed/failed, result exit-code"),
+    ("sshd", RECOVERING, "activating/auto-restart, result signal"),  # its own Restart=
+    ("job", RECOVERING, "activating/start-pre, result success"),
+    ("stopped", STOPPED, "inactive/dead, result success"),  # systemctl stop
+    ("crashed", RESTART, "inactive/dead, result signal"),
+    ("nosuch", UNKNOWN, "systemd has no unit 'nosuch'"),
+])
+def test_assess_reads_what_systemd_is_doing(systemctl, unit, verdict, detail):
+    assert Systemd().assess(unit) == Assessment(verdict, detail)
 
 
-def test_manages_restarts_when_restart_is_not_no(systemctl):
-    systemd = Systemd()
-    assert systemd.manages_restarts("dnsmasq")  # on-failure
-    assert systemd.manages_restarts("apache2")  # always
-    assert not systemd.manages_restarts("haproxy")  # no
-    assert not systemd.manages_restarts("nosuch")
+def test_reset_failed_runs_systemctl_reset_failed(systemctl):
+    Systemd().reset_failed("dnsmasq")
+    assert systemctl.calls() == [["reset-failed", "dnsmasq"]]
 
 
 def test_knows_is_false_only_for_not_found(systemctl):
@@ -90,8 +100,7 @@ def test_when_systemctl_cannot_answer(systemctl, caplog):
     systemctl.units_file.write_text("not json")
     systemd = Systemd()
     assert systemd.show("haproxy") is None
-    assert not systemd.start_limited("haproxy")
-    assert not systemd.manages_restarts("haproxy")
+    assert systemd.assess("haproxy") == Assessment(RESTART, "systemctl show did not answer")
     assert systemd.knows("haproxy")
     assert "exited with status 1" in caplog.text
 
@@ -161,3 +170,21 @@ def test_detect_sysv_otherwise(tmp_path):
     (tmp_path / "run/systemd").mkdir(parents=True)
     (tmp_path / "run/systemd/system").write_text("")  # a file is not the directory
     assert detect_init_system(str(tmp_path)).name == "sysv"
+
+
+@pytest.mark.parametrize("unit, kind, calls", [
+    ("dnsmasq", "failed", [["reset-failed", "dnsmasq"], ["restart", "dnsmasq"]]),  # start limit
+    ("haproxy", "restarted", [["restart", "haproxy"]]),
+    ("sshd", "deferred", []),  # systemd's own Restart= is under way: never fought
+    ("stopped", "stopped", []),  # systemctl stop: on purpose
+    ("nosuch", "unknown", []),
+])
+def test_recovery_under_systemd_does_what_the_unit_state_calls_for(systemctl, tmp_path, unit,
+                                                                   kind, calls):
+    from vrmonitor.cloudstack.monitor_conf import ServiceEntry
+    from vrmonitor.services.recovery import recover
+
+    entry = ServiceEntry("section", "vrmonitor-no-config-test", unit, str(tmp_path / "none.pid"))
+    outcome = recover(entry, Systemd())
+    assert outcome.kind == kind, outcome
+    assert [call for call in systemctl.calls() if call[0] != "show"] == calls

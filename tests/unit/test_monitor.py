@@ -74,6 +74,8 @@ class Harness:
         self.calls.append(time.monotonic())
         self.seen_by_recovery.append((seen.pid, seen.start_ticks) if seen else None)
         outcome = self.script[0] if len(self.script) == 1 else self.script.pop(0)
+        if callable(outcome):
+            return outcome()
         if outcome == "start":
             self.service.start()
             return Outcome("restarted", "")
@@ -290,16 +292,49 @@ def test_a_service_that_stays_down_gets_reminders_not_a_flood(make):
     assert reminders[0].startswith("[ALERT] [sleep] The process sleep is still down since ")
 
 
-def test_systemd_start_limit_stops_the_ladder_with_one_alert(make):
-    h = make([Outcome("start-limit", "sleepsvc hit systemd's start limit")])
+def test_a_service_stopped_through_systemd_is_left_alone_with_one_alert(make):
+    stopped = Outcome("stopped", "sleepsvc was stopped on purpose (inactive/dead, result success); "
+                                 "'systemctl start sleepsvc' resumes it")
+    h = make([stopped], settings=replace(SETTINGS, verify_interval=0.1))
     h.service.start()
     h.drive(0.1)
     h.service.kill()
     assert h.drive(5, until=lambda: h.monitor.watched["svc"].parked)
     h.drive(0.3)
     assert len(h.calls) == 1
-    assert h.alerts()[-1] == ("[ALERT] [sleep] The process sleep recover failed: systemd's start limit "
-                              "was hit, not restarting: sleepsvc hit systemd's start limit")
+    assert h.alerts() == [
+        "[INFO] [sleep] The process sleep is not running trying recover",
+        "[ALERT] [sleep] The process sleep recover failed: stopped through systemd, not "
+        "restarting: sleepsvc was stopped on purpose (inactive/dead, result success); "
+        "'systemctl start sleepsvc' resumes it"]
+    h.drive(1.0)  # re-checked at the parked interval: still stopped, nothing said again
+    assert len(h.calls) >= 2 and len(h.alerts()) == 2
+    h.service.start()  # the operator starts it again
+    assert h.drive(3, until=lambda: state(h) is ServiceState.UP)
+    assert h.alerts()[-1] == "[ALERT] [sleep] The process detected as running"
+
+
+def test_while_systemd_restarts_a_service_vrmonitor_waits_and_counts_no_attempt(make, monkeypatch):
+    """The unit's own Restart= is never fought: more deferrals than restart_attempts park
+    nothing, and the service systemd brought back is reported as found running."""
+    monkeypatch.setattr("vrmonitor.services.monitor.DEFER_RECHECK", 0.05)
+    deferred = Outcome("deferred", "systemd is starting sleepsvc itself (activating/auto-restart)")
+
+    def systemd_brings_it_back():
+        h.service.start()
+        return deferred
+
+    h = make([deferred] * (SETTINGS.restart_attempts + 2) + [systemd_brings_it_back],
+             settings=replace(SETTINGS, verify_interval=0.1))
+    h.service.start()
+    h.drive(0.1)
+    h.service.kill()
+    assert h.drive(5, until=lambda: h.calls)
+    assert h.drive(5, until=lambda: state(h) is ServiceState.UP)
+    assert len(h.calls) == SETTINGS.restart_attempts + 3
+    assert not h.monitor.watched["svc"].parked
+    assert h.alerts() == ["[INFO] [sleep] The process sleep is not running trying recover",
+                          "[ALERT] [sleep] The process detected as running"]
 
 
 def test_alive_but_not_serving_is_degraded_then_restarted(make, tmp_path):

@@ -38,11 +38,14 @@ SETTLE = 3.0
 SETTLE_POLL = 0.05
 # Consecutive failed functional probes of a live process before it is restarted.
 DEGRADED_RESTART_AFTER = 3
+# While systemd itself is starting a service (its unit's Restart=, a job), vrmonitor looks again
+# this often instead of restarting it: ssh and haproxy come back within 0.1 s of a crash.
+DEFER_RECHECK = 1.0
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """What a recovery job did: restarted | failed | config | unknown | start-limit | deferred."""
+    """What a recovery job did: restarted | failed | config | unknown | stopped | deferred."""
     kind: str
     detail: str
 
@@ -318,9 +321,12 @@ class ServiceMonitor:
             w.restarts.append(now)
             w.settle_until = now + SETTLE
             self._after_restart(w, now, final=False)
-        elif outcome.kind in ("config", "unknown", "start-limit"):
+        elif outcome.kind in ("config", "unknown", "stopped"):
             self._block(w, now, outcome)
-        else:  # failed, deferred (systemd restarts it itself)
+        elif outcome.kind == "deferred":  # systemd is starting it: no attempt of ours, look again
+            w.reason = outcome.detail
+            w.next_attempt = now + DEFER_RECHECK
+        else:
             self._failed_attempt(w, now, outcome.detail)
 
     def _after_restart(self, w: Watched, now: float, final: bool = True) -> None:
@@ -349,7 +355,7 @@ class ServiceMonitor:
     def _block(self, w: Watched, now: float, outcome: Outcome) -> None:
         why = {"config": "configuration test failed, not restarting",
                "unknown": "the init system does not know this service",
-               "start-limit": "systemd's start limit was hit, not restarting"}[outcome.kind]
+               "stopped": "stopped through systemd, not restarting"}[outcome.kind]
         blocked = f"{why}: {outcome.detail}"
         if w.blocked != blocked:
             self._alert("ALERT", w.name, f"The process {w.name} recover failed: {blocked}")

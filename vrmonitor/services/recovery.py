@@ -8,6 +8,7 @@ from vrmonitor.services.detect import observe
 from vrmonitor.services.monitor import Outcome
 from vrmonitor.services.orphans import kill_orphans
 from vrmonitor.system.identity import ProcessIdentity
+from vrmonitor.system.initsys import RECOVERING, RESET_AND_RESTART, STOPPED, UNKNOWN
 
 LOG = logging.getLogger(__name__)
 
@@ -24,12 +25,14 @@ def recover(entry, init, override=None, restart_timeout: float = 60.0,
     gate: the daemon's ConfigGate (remembers configurations that passed); a fresh one tests.
     seen: the service's process last seen up, to tell a namesake on its PID."""
     service = entry.servicename or entry.processname
-    if not init.knows(service):
+    assessment = init.assess(service)
+    if assessment.verdict == UNKNOWN:
         return Outcome("unknown", f"{init.name} has no service {service!r}")
-    if init.manages_restarts(service):
-        return Outcome("deferred", f"systemd restarts {service} itself (Restart= is set)")
-    if init.start_limited(service):
-        return Outcome("start-limit", f"{service} hit systemd's start limit")
+    if assessment.verdict == RECOVERING:  # never fight the unit's own Restart= or a job
+        return Outcome("deferred", f"systemd is starting {service} itself ({assessment.detail})")
+    if assessment.verdict == STOPPED:
+        return Outcome("stopped", f"{service} was stopped on purpose ({assessment.detail}); "
+                                  f"'systemctl start {service}' resumes it")
     test = (gate or ConfigGate()).check(entry.processname, override.config_test if override else None)
     if test is not None and not test.ok:
         return Outcome("config", test.detail)
@@ -38,6 +41,9 @@ def recover(entry, init, override=None, restart_timeout: float = 60.0,
         if killed:
             LOG.info("killed orphaned %s processes %s before restarting", entry.processname, killed)
     discard_stale_pidfile(entry, seen)
+    if assessment.verdict == RESET_AND_RESTART:
+        LOG.info("%s is failed (%s): reset-failed before the restart", service, assessment.detail)
+        init.reset_failed(service)
     result = init.restart(service, timeout=restart_timeout)
     return Outcome("restarted" if result.ok else "failed", result.detail)
 

@@ -26,6 +26,20 @@ SHOW_TIMEOUT = 10.0
 SHOW_PROPERTIES = ("ActiveState", "SubState", "Result", "Restart", "LoadState")
 
 
+# What the init system says about a service that vrmonitor found down (assess()).
+RESTART = "restart"  # nothing under way: restart it
+RESET_AND_RESTART = "reset"  # the unit is failed (start-limit-hit included): reset-failed first
+RECOVERING = "recovering"  # systemd is starting it itself (Restart=, a job): wait
+STOPPED = "stopped"  # stopped on purpose (systemctl stop): leave it
+UNKNOWN = "unknown"  # no such service
+
+
+@dataclass(frozen=True)
+class Assessment:
+    verdict: str  # one of the five above
+    detail: str  # the unit's state, for messages
+
+
 @dataclass(frozen=True)
 class ActionResult:
     ok: bool
@@ -38,9 +52,9 @@ class InitSystem(Protocol):
 
     def restart(self, service: str, timeout: float = 60.0) -> ActionResult: ...
 
-    def start_limited(self, service: str) -> bool: ...
+    def reset_failed(self, service: str) -> None: ...
 
-    def manages_restarts(self, service: str) -> bool: ...
+    def assess(self, service: str) -> Assessment: ...
 
     def knows(self, service: str) -> bool: ...
 
@@ -121,11 +135,13 @@ class SysV:
         return ActionResult(False, describe_failure(completed, f"service {service} restart",
                                                     timeout))
 
-    def start_limited(self, service: str) -> bool:
-        return False
+    def reset_failed(self, service: str) -> None:
+        """SysV keeps no failed state."""
 
-    def manages_restarts(self, service: str) -> bool:
-        return False
+    def assess(self, service: str) -> Assessment:
+        if not self.knows(service):
+            return Assessment(UNKNOWN, f"sysv has no service {service!r}")
+        return Assessment(RESTART, "")
 
     def knows(self, service: str) -> bool:
         return _valid_name(service) and os.path.isfile(self._script(service))
@@ -173,15 +189,42 @@ class Systemd:
                 properties[key.strip()] = value.strip()
         return properties
 
-    def start_limited(self, service: str) -> bool:
-        """The unit failed with Result=start-limit-hit: systemd refuses to start it for now."""
-        state = self.show(service) or {}
-        return state.get("ActiveState") == "failed" and state.get("Result") == "start-limit-hit"
+    def reset_failed(self, service: str) -> None:
+        """`systemctl reset-failed`: a failed unit (start-limit-hit included) may start again."""
+        if not _valid_name(service):
+            return
+        completed = _invoke(self._runner, ["systemctl", "reset-failed", service], SHOW_TIMEOUT, True)
+        if isinstance(completed, str):
+            LOG.warning("%s", completed)
+        elif not completed.ok:
+            LOG.warning("%s", describe_failure(completed, f"systemctl reset-failed {service}",
+                                               SHOW_TIMEOUT))
 
-    def manages_restarts(self, service: str) -> bool:
-        """The unit has a Restart= policy, so systemd restarts it and vrmonitor must wait."""
-        state = self.show(service) or {}
-        return state.get("Restart", "no") not in ("no", "")
+    def assess(self, service: str) -> Assessment:
+        """What to do about a unit whose process vrmonitor found down.
+
+        - activating, deactivating, reloading (a job, or SubState=auto-restart under the
+          unit's own Restart=): systemd is on it, vrmonitor waits and looks again;
+        - inactive with Result=success: the unit was stopped cleanly, which is what
+          `systemctl stop` leaves: on purpose, left alone;
+        - failed (start-limit-hit included): reset-failed, then restart;
+        - anything else (active although its main process is gone, inactive after a
+          failure): restart.
+        When systemctl cannot answer, restart: its own error is then reported."""
+        state = self.show(service)
+        if state is None:
+            return Assessment(RESTART, "systemctl show did not answer")
+        active, sub, result = (state.get(key, "") for key in ("ActiveState", "SubState", "Result"))
+        detail = f"{active}/{sub}, result {result}" if result else f"{active}/{sub}"
+        if state.get("LoadState") == "not-found":
+            return Assessment(UNKNOWN, f"systemd has no unit {service!r}")
+        if active in ("activating", "deactivating", "reloading") or sub == "auto-restart":
+            return Assessment(RECOVERING, detail)
+        if active == "failed":
+            return Assessment(RESET_AND_RESTART, detail)
+        if active == "inactive" and result == "success":
+            return Assessment(STOPPED, detail)
+        return Assessment(RESTART, detail)
 
     def knows(self, service: str) -> bool:
         """False only when systemd says LoadState=not-found (or the name is not a unit name).
