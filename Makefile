@@ -3,7 +3,7 @@ DEBIAN_PY := /usr/bin/python3
 VENV_PY := .venv/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: test test-debian test-venv unit deb bench fuzz demo clean
+.PHONY: test test-debian test-venv unit deb bench fuzz demo clean systemvm systemvm-shell
 
 test:            ## everything: set up, then the suite under both interpreters
 	./scripts/test
@@ -28,6 +28,12 @@ fuzz:            ## the fuzzers with a long budget (CI runs them with a short on
 
 demo:
 	./scripts/demo
+
+systemvm:        ## the system VM tests: a Debian 12 guest with systemd as PID 1 (needs dist/*.deb)
+	$(DEBIAN_PY) -m pytest -p no:cacheprovider tests/systemvm $(PYTEST_ARGS)
+
+systemvm-shell:  ## a shell inside a booted, laid-out router guest; torn down when it exits
+	$(DEBIAN_PY) -m tests.systemvm.shell
 
 clean:
 	rm -rf build dist .pybuild *.egg-info .pytest_cache
