@@ -4,7 +4,7 @@ import logging
 import os
 
 from vrmonitor.services.configtest import ConfigGate
-from vrmonitor.services.detect import observe
+from vrmonitor.services.detect import ServiceState, observe
 from vrmonitor.services.monitor import Outcome
 from vrmonitor.services.orphans import kill_orphans
 from vrmonitor.system.identity import ProcessIdentity
@@ -33,6 +33,10 @@ def recover(entry, init, override=None, restart_timeout: float = 60.0,
     if assessment.verdict == STOPPED:
         return Outcome("stopped", f"{service} was stopped on purpose ({assessment.detail}); "
                                   f"'systemctl start {service}' resumes it")
+    if _back_already(entry, seen):
+        # Started meanwhile by someone else (systemd's Restart= finishing between the crash
+        # and this job, an operator): a restart now would be a second one.
+        return Outcome("deferred", f"{service} is running again, started by {init.name} or an operator")
     test = (gate or ConfigGate()).check(entry.processname, override.config_test if override else None)
     if test is not None and not test.ok:
         return Outcome("config", test.detail)
@@ -46,6 +50,14 @@ def recover(entry, init, override=None, restart_timeout: float = 60.0,
         init.reset_failed(service)
     result = init.restart(service, timeout=restart_timeout)
     return Outcome("restarted" if result.ok else "failed", result.detail)
+
+
+def _back_already(entry, seen: ProcessIdentity | None) -> bool:
+    """The service's process is up again, and it is not the one last seen (that one died)."""
+    observed = observe(entry.processname, entry.pidfile, seen)
+    return observed.state is ServiceState.UP and (
+        seen is None or observed.identity is None or observed.identity.pid != seen.pid
+        or observed.identity.start_ticks != seen.start_ticks)
 
 
 def discard_stale_pidfile(entry, seen: ProcessIdentity | None = None) -> None:
