@@ -30,7 +30,9 @@ UNITS = {
     "job": {"ActiveState": "activating", "SubState": "start-pre", "Result": "success",
             "Restart": "no", "LoadState": "loaded"},
     "stopped": {"ActiveState": "inactive", "SubState": "dead", "Result": "success",
-                "Restart": "no", "LoadState": "loaded"},
+                "Restart": "no", "LoadState": "loaded", "InactiveExitTimestampMonotonic": "812345"},
+    "never-started": {"ActiveState": "inactive", "SubState": "dead", "Result": "success",
+                      "Restart": "no", "LoadState": "loaded", "InactiveExitTimestampMonotonic": "0"},
     "crashed": {"ActiveState": "inactive", "SubState": "dead", "Result": "signal",
                 "Restart": "no", "LoadState": "loaded"},
 }
@@ -71,6 +73,7 @@ def test_restart_of_an_unknown_unit(systemctl):
     ("sshd", RECOVERING, "activating/auto-restart, result signal"),  # its own Restart=
     ("job", RECOVERING, "activating/start-pre, result success"),
     ("stopped", STOPPED, "inactive/dead, result success"),  # systemctl stop
+    ("never-started", RESTART, "inactive/dead, result success"),  # not since boot: start it
     ("crashed", RESTART, "inactive/dead, result signal"),
     ("nosuch", UNKNOWN, "systemd has no unit 'nosuch'"),
 ])
@@ -92,7 +95,8 @@ def test_knows_is_false_only_for_not_found(systemctl):
 def test_show_parses_every_property(systemctl):
     assert Systemd().show("apache2") == {"ActiveState": "failed", "SubState": "failed",
                                          "Result": "exit-code", "Restart": "always",
-                                         "LoadState": "loaded"}
+                                         "LoadState": "loaded",
+                                         "InactiveExitTimestampMonotonic": "0"}
 
 
 def test_when_systemctl_cannot_answer(systemctl, caplog):

@@ -23,7 +23,8 @@ FALLBACK_DIRS = ("/usr/local/sbin", "/usr/sbin", "/sbin", "/usr/local/bin", "/us
 DETAIL_LIMIT = 2000
 OUTPUT_CAP = 65536
 SHOW_TIMEOUT = 10.0
-SHOW_PROPERTIES = ("ActiveState", "SubState", "Result", "Restart", "LoadState")
+SHOW_PROPERTIES = ("ActiveState", "SubState", "Result", "Restart", "LoadState",
+                   "InactiveExitTimestampMonotonic")
 
 
 # What the init system says about a service that vrmonitor found down (assess()).
@@ -167,7 +168,7 @@ class Systemd:
                                                     timeout))
 
     def show(self, service: str) -> dict[str, str] | None:
-        """ActiveState, SubState, Result, Restart and LoadState of the unit; None if unknown.
+        """SHOW_PROPERTIES of the unit; None if unknown.
 
         None when systemctl cannot be asked (logged as a warning), not when the unit is
         missing: systemd reports that as LoadState=not-found.
@@ -205,8 +206,9 @@ class Systemd:
 
         - activating, deactivating, reloading (a job, or SubState=auto-restart under the
           unit's own Restart=): systemd is on it, vrmonitor waits and looks again;
-        - inactive with Result=success: the unit was stopped cleanly, which is what
-          `systemctl stop` leaves: on purpose, left alone;
+        - inactive with Result=success after it ran: the unit was stopped cleanly, which is
+          what `systemctl stop` leaves: on purpose, left alone (a unit never started since
+          boot, InactiveExitTimestampMonotonic=0, is started: monitor.conf wants it running);
         - failed (start-limit-hit included): reset-failed, then restart;
         - anything else (active although its main process is gone, inactive after a
           failure): restart.
@@ -222,7 +224,8 @@ class Systemd:
             return Assessment(RECOVERING, detail)
         if active == "failed":
             return Assessment(RESET_AND_RESTART, detail)
-        if active == "inactive" and result == "success":
+        if active == "inactive" and result == "success" and state.get(
+                "InactiveExitTimestampMonotonic", "0") not in ("", "0"):
             return Assessment(STOPPED, detail)
         return Assessment(RESTART, detail)
 
