@@ -133,8 +133,8 @@ def test_alerts_without_an_alert_log(vm):
 
 
 @pytest.mark.parametrize("args, warning", [
-    (("yesterday", "noon"), "yesterday noon is not a 'YYYY-MM-DD HH:MM:SS' time; answering with "
-                            "all alerts"),
+    (("yesterday", "noon"), "'yesterday' 'noon' is not a 'YYYY-MM-DD HH:MM:SS' time; answering "
+                            "with all alerts"),
     (("2024-05-01",), "expected DATE TIME, got one argument ('2024-05-01'); answering with all "
                       "alerts"),
 ])
