@@ -17,7 +17,7 @@ from typing import TextIO
 
 from vrmonitor.alerts.store import AlertStore
 from vrmonitor.alerts.held import HeldAlerts
-from vrmonitor.alerts.writer import AlertWriter, read_boot_id
+from vrmonitor.alerts.writer import AlertWriter
 from vrmonitor.cloudstack.service_results import service_entries
 from vrmonitor.config.settings import load_settings
 from vrmonitor.errors import ConfigError
@@ -27,6 +27,7 @@ from vrmonitor.health.run import HealthEngine
 from vrmonitor.health.scheduler import HealthScheduler
 from vrmonitor.paths import Paths
 from vrmonitor.services.boot_grace import boot_start_now, still_booting
+from vrmonitor.system.boot import boot_key, read_boot_id, since_boot
 from vrmonitor.services.configtest import ConfigGate
 from vrmonitor.services.monitor import ServiceMonitor
 from vrmonitor.services.probes import DEFAULT_PROBES, probe
@@ -80,7 +81,7 @@ class Daemon:
         # This boot's start as the first daemon of the boot reckoned it, before any later step.
         carried = before.get("boot_start")
         self._boot_start = (carried if isinstance(carried, (int, float))
-                            else boot_start_now(time.time(), time.monotonic()))
+                            else boot_start_now(time.time(), since_boot(time.monotonic())))
         monitor = self._build_monitor(selector, wake_write, before)
         health = self._build_health(wake_write)
         try:
@@ -147,9 +148,13 @@ class Daemon:
             state = json.loads(self.paths.daemon_state.read_bytes())
         except (FileNotFoundError, ValueError):
             return {}
-        if not isinstance(state, dict) or state.get("boot_id") != read_boot_id():
+        if not isinstance(state, dict):
             return {}
-        return state
+        # "boot" (boot id and PID 1's start) tells a container's reboot too; an older daemon's
+        # state has only the boot id.
+        same = (state.get("boot") == boot_key() if "boot" in state
+                else state.get("boot_id") == read_boot_id())
+        return state if same else {}
 
     @staticmethod
     def _previous_services(before: dict) -> dict:
@@ -160,7 +165,7 @@ class Daemon:
         """A CloudStack system VM whose boot configuration has not finished, within the grace
         ([services] startup_grace, from boot): docs/daemon.md, services/boot_grace.py."""
         return still_booting(self.paths.config_cache, self.settings.services.startup_grace,
-                             self._boot_start, time.time(), time.monotonic())
+                             self._boot_start, time.time(), since_boot(time.monotonic()))
 
     def _build_health(self, wake_write: int) -> HealthScheduler:
         def services(run_start: float, previous_run: float | None):
@@ -262,7 +267,7 @@ class Daemon:
             return False
         self._last_snapshot = services
         state = {"pid": os.getpid(), "started": self._started[0], "started_ticks": self._started[1],
-                 "boot_id": read_boot_id(), "boot_start": self._boot_start,
+                 "boot_id": read_boot_id(), "boot": boot_key(), "boot_start": self._boot_start,
                  "updated": time.time(), "init": self.init.name, "services": services}
         try:
             atomic_write(self.paths.daemon_state, json.dumps(state, indent=1) + "\n")

@@ -11,7 +11,8 @@ from pathlib import Path
 from tests.bench.report import markdown
 
 # Module names under tests/bench, each with run() -> list[Row]. Later issues add theirs.
-SUITES = ["startup", "alerts", "services", "health", "diag_ping", "diag_arping", "diag_files", "daemon", "load"]
+SUITES = ["startup", "alerts", "services", "health", "diag_ping", "diag_arping", "diag_files", "daemon", "load",
+          "systemvm"]
 
 
 def main() -> int:

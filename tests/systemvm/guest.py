@@ -51,6 +51,7 @@ ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
 GUEST_ENV = {**ENV, "HOME": "/root", "TERM": "dumb", "DEBIAN_FRONTEND": "noninteractive"}
 BOOT_WITHIN = 60.0
 POWEROFF_WITHIN = 20.0
+NSPAWN_REBOOTED = 133  # systemd-nspawn's exit status when the guest asked for a reboot
 LAUNCHER = Path(__file__).with_name("launch.py")
 PR_SET_PDEATHSIG = 1
 
@@ -202,7 +203,7 @@ class Guest:
             "env": {**ENV, "SYSTEMD_NSPAWN_UNIFIED_HIERARCHY": "1"},
         }
         (self.folder / "launch.json").write_text(json.dumps(spec, indent=1))
-        self._console = open(self.folder / "console.log", "wb")
+        self._console = open(self.folder / "console.log", "ab")
         self.nspawn = subprocess.Popen(
             [shutil.which("unshare", path=ENV["PATH"]), "--mount", "--propagation", "private", "--",
              "/usr/bin/python3", str(LAUNCHER), str(self.folder / "launch.json")],
@@ -251,6 +252,29 @@ class Guest:
                     return
             time.sleep(0.05)
         raise GuestError(f"not running within {BOOT_WITHIN} s (last state {state!r}):\n{self.console()}")
+
+    def reboot(self) -> None:
+        """`systemctl reboot` inside, as an operator or CloudStack would: systemd stops every
+        unit in order, nspawn then ends with status 133 (a reboot), and the same disk (the
+        per-boot overlay layer) boots again in the same namespaces and cgroups."""
+        self._end_entered()
+        self.run(["systemctl", "--no-block", "reboot"], check=True)
+        try:
+            self.nspawn.wait(timeout=POWEROFF_WITHIN)
+        except subprocess.TimeoutExpired:
+            raise GuestError(f"the guest did not reboot within {POWEROFF_WITHIN} s") from None
+        if self.nspawn.returncode != NSPAWN_REBOOTED:
+            raise GuestError(f"systemd-nspawn exited {self.nspawn.returncode}, not "
+                             f"{NSPAWN_REBOOTED} (reboot):\n{self.console()}")
+        leftovers = cgroups.kill_all(self.cgroups)
+        if leftovers:
+            raise GuestError(f"processes left after the reboot's poweroff: {leftovers}")
+        self._console.close()
+        self.leader = None
+        started = time.monotonic()
+        self._start_nspawn()
+        self._wait_running()
+        self.timings["reboot"] = time.monotonic() - started
 
     # --- use ----------------------------------------------------------------------------------
     def run(self, argv: list[str], timeout: float = 120, input: str | None = None,

@@ -17,10 +17,10 @@ from vrmonitor.alerts.store import AlertStore, decode_record, reverse_lines
 from vrmonitor.clock import SystemClock
 from vrmonitor.cloudstack.alert_line import SEVERITIES, clean_text, format_line
 from vrmonitor.paths import Paths
+from vrmonitor.system.boot import read_boot_id
 
 LOG = logging.getLogger(__name__)
 
-BOOT_ID_FILE = "/proc/sys/kernel/random/boot_id"
 
 
 @dataclass(frozen=True)
@@ -126,14 +126,6 @@ def missing_legacy_line(store: AlertStore) -> str | None:
             if previous is not None and raw == previous.encode("utf-8"):
                 return last
     return last if previous is None and not seen_lines else None
-
-
-def read_boot_id() -> str:
-    try:
-        with open(BOOT_ID_FILE) as handle:
-            return handle.read().strip()
-    except OSError:
-        return ""
 
 
 def _size(path: Path) -> int:
