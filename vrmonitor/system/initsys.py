@@ -29,7 +29,7 @@ SHOW_PROPERTIES = ("ActiveState", "SubState", "Result", "Restart", "LoadState",
 
 # What the init system says about a service that vrmonitor found down (assess()).
 RESTART = "restart"  # nothing under way: restart it
-RESET_AND_RESTART = "reset"  # the unit is failed (start-limit-hit included): reset-failed first
+RESET_AND_RESTART = "reset"  # the unit hit its start limit: reset-failed first
 RECOVERING = "recovering"  # systemd is starting it itself (Restart=, a job): wait
 STOPPED = "stopped"  # stopped on purpose (systemctl stop): leave it
 UNKNOWN = "unknown"  # no such service
@@ -209,7 +209,8 @@ class Systemd:
         - inactive with Result=success after it ran: the unit was stopped cleanly, which is
           what `systemctl stop` leaves: on purpose, left alone (a unit never started since
           boot, InactiveExitTimestampMonotonic=0, is started: monitor.conf wants it running);
-        - failed (start-limit-hit included): reset-failed, then restart;
+        - failed with start-limit-hit: reset-failed, then restart (a unit failed otherwise
+          restarts without it: one systemctl call less on the way back);
         - anything else (active although its main process is gone, inactive after a
           failure): restart.
         When systemctl cannot answer, restart: its own error is then reported."""
@@ -222,7 +223,7 @@ class Systemd:
             return Assessment(UNKNOWN, f"systemd has no unit {service!r}")
         if active in ("activating", "deactivating", "reloading") or sub == "auto-restart":
             return Assessment(RECOVERING, detail)
-        if active == "failed":
+        if active == "failed" and result == "start-limit-hit":
             return Assessment(RESET_AND_RESTART, detail)
         if active == "inactive" and result == "success" and state.get(
                 "InactiveExitTimestampMonotonic", "0") not in ("", "0"):
