@@ -266,3 +266,12 @@ def test_the_management_servers_calls_over_ssh(router, settled):
     answer = ms_parsers.diagnostics(call(f"/opt/cloud/bin/diagnostics.py ping {MGMT_IP} -c 2"))
     assert (answer["stderr"], answer["exitcode"]) == ("", "0"), answer
     assert "2 packets transmitted, 2 received" in answer["stdout"]
+
+
+@pytest.mark.skip(reason="MemoryMax=, MemoryHigh=, CPUQuota= and TasksMax= are accepted but not "
+                         "enforced on the build machine: every cgroup controller is bound to the "
+                         "host's cgroup v1 hierarchies (system-vm-testbed.md, pitfall 6), so a test "
+                         "here could only pretend")
+def test_the_units_resource_limits_hold():
+    """On a real system VM: a leak in the daemon or a check is stopped at MemoryMax=128M inside
+    vrmonitor.service, and a busy check at CPUQuota=25%, without touching the router's services."""
