@@ -207,15 +207,23 @@ class Router:
         return tuple(values.get(p, "") for p in properties)
 
 
-def _wait(condition, what: str, within: float = READY_WITHIN, guest: Guest | None = None):
+def wait(condition, what: str, within: float = READY_WITHIN, describe=lambda: "",
+         error: type[Exception] = AssertionError):
+    """condition()'s first true value, polled every 0.1 s; after `within` s, `error` saying
+    what was awaited and what describe() shows (a journal, say)."""
     end = time.monotonic() + within
     while time.monotonic() < end:
         value = condition()
         if value:
             return value
-        time.sleep(0.05)
-    journal = guest.run(["journalctl", "-b", "--no-pager", "-n", "40"]).stdout if guest else ""
-    raise GuestError(f"not within {within} s: {what}\n{journal}")
+        time.sleep(0.1)
+    raise error(f"not within {within} s: {what}\n{describe()}")
+
+
+def _wait(condition, what: str, guest: Guest):
+    """wait() while the bed sets the guest up: a GuestError with the guest's journal."""
+    return wait(condition, what, describe=lambda: guest.run(
+        ["journalctl", "-b", "--no-pager", "-n", "40"]).stdout, error=GuestError)
 
 
 def install(guest: Guest, key: Path, deb: Path) -> Router:

@@ -14,6 +14,7 @@ import time
 
 import pytest
 
+from tests.systemvm import layout
 from tests.systemvm.layout import MONITORED
 
 pytestmark = [pytest.mark.systemvm, pytest.mark.root]
@@ -22,13 +23,7 @@ WITHIN = 60.0
 
 
 def wait(condition, what: str, within: float = WITHIN, describe=lambda: ""):
-    end = time.monotonic() + within
-    while time.monotonic() < end:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"not within {within} s: {what}\n{describe()}")
+    return layout.wait(condition, what, within, describe)
 
 
 def feed(router) -> list[dict]:

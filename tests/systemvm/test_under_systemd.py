@@ -22,6 +22,7 @@ import pytest
 
 from tests import ms_parsers
 from tests.systemvm.guest import MGMT_IP
+from tests.systemvm import layout
 from tests.systemvm.layout import MONITORED
 
 pytestmark = [pytest.mark.systemvm, pytest.mark.root]
@@ -31,13 +32,7 @@ ALERT_LOG = "/var/log/routerServiceMonitor.log"
 
 
 def wait(condition, what: str, within: float = WITHIN, describe=lambda: ""):
-    end = time.monotonic() + within
-    while time.monotonic() < end:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"not within {within} s: {what}\n{describe()}")
+    return layout.wait(condition, what, within, describe)
 
 
 def alerts(router) -> list[str]:
