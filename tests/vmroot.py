@@ -44,6 +44,35 @@ def temporary_vm(tag: str, what: str, **options):
         shutil.rmtree(folder, ignore_errors=True)
 
 
+@contextmanager
+def sleeping_router(folder: Path, extra_folders: tuple[str, ...] = ()):
+    """A router-like root under `folder` for the entry-point tests: root-owned 0755 folders (the
+    trust policy walks up to the root), a `sleep` as its only service in monitor.conf, the
+    compat entry points installed and the built-in checks removed (they would look at this
+    machine's real services; they have tests of their own). Yields the root."""
+    from vrmonitor.cloudstack.install import install
+    from vrmonitor.paths import Paths
+
+    root = folder / "vm"
+    for part in ("", "root", "root/health_checks", "etc", "opt", "opt/cloud", "opt/cloud/bin",
+                 *extra_folders):
+        (root / part).mkdir(mode=0o755, exist_ok=True)
+        os.chmod(root / part, 0o755)
+    sleeper = subprocess.Popen(["sleep", "300"])
+    try:
+        pidfile = folder / "sleeper.pid"
+        pidfile.write_text(f"{sleeper.pid}\n")
+        (root / "etc/monitor.conf").write_text(
+            f"[ssh]\nprocessname=sleep\nservicename=vrmonitor-test-none\npidfile={pidfile}\n")
+        install(Paths(root))
+        for builtin in (root / "root/health_checks").glob("*_check.py"):
+            builtin.unlink()
+        yield root
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
 def wait_for(condition, what: str, within: float = 20.0, step: float = 0.01):
     end = time.monotonic() + within
     while time.monotonic() < end:

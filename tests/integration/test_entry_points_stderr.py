@@ -14,7 +14,6 @@ Traffic goes to 127.0.0.1 only.
 """
 
 import json
-import os
 import re
 import subprocess
 import time
@@ -25,8 +24,7 @@ import pytest
 
 from tests.ms_parsers import (AGENT_ENV, Answer, agent_call, diagnostics, diagnostics_zip,
                               filesystem_writable, health_results, router_alerts)
-from vrmonitor.cloudstack.install import install
-from vrmonitor.paths import Paths
+from tests.vmroot import sleeping_router
 
 ALERTS = "opt/cloud/bin/getRouterAlerts.sh"
 RESULTS = "opt/cloud/bin/getRouterMonitorResults.sh"
@@ -36,8 +34,7 @@ COLLECT = "opt/cloud/bin/get_diagnostics_files.py"
 CLEANUP = "opt/cloud/bin/cleanup.sh"
 MONITOR = "root/monitorServices.py"
 
-FOLDERS = ("", "root", "root/health_checks", "etc", "etc/vrmonitor", "var", "var/log",
-           "var/cache", "var/cache/cloud", "opt", "opt/cloud", "opt/cloud/bin")
+EXTRA_FOLDERS = ("etc/vrmonitor", "var", "var/log", "var/cache", "var/cache/cloud")
 ALERT_LOG = ("2024-05-01 10:00:00,100 [INFO] [dnsmasq] The process dnsmasq is recovered successfully\n\n"
              "2024-05-01 10:03:05,200 [ALERT] [The process haproxy recover failed ] haproxy\n\n")
 FIRST = "2024-05-01 10:00:00,100 [INFO] [dnsmasq] The process dnsmasq is recovered successfully"
@@ -50,29 +47,16 @@ EXPECTED_KEYS = {"basic": {"ssh.service", "down.sh", "lastRun"}, "advanced": {"u
 
 @pytest.fixture
 def vm(tmp_path):
-    """A router-like root (0755, root-owned: the trust policy walks up to it) with a `sleep` as
-    its only service, two checks of its own and health checks enabled."""
-    root = tmp_path / "vm"
-    for folder in FOLDERS:
-        (root / folder).mkdir(mode=0o755, exist_ok=True)
-        os.chmod(root / folder, 0o755)
-    sleeper = subprocess.Popen(["sleep", "300"])
-    pidfile = tmp_path / "sleeper.pid"
-    pidfile.write_text(f"{sleeper.pid}\n")
-    (root / "etc/monitor.conf").write_text(
-        f"[ssh]\nprocessname=sleep\nservicename=vrmonitor-test-none\npidfile={pidfile}\n")
-    install(Paths(root))
-    for builtin in (root / "root/health_checks").glob("*_check.py"):
-        builtin.unlink()
-    check(root, "down.sh", DOWN)
-    check(root, "up.sh", UP)
-    (root / "root/health_checks_data.json").write_text(json.dumps({
-        "health_checks_basic_run_interval": 3, "health_checks_advanced_run_interval": 10,
-        "health_checks_enabled": True, "excluded_health_checks": [], "health_checks_config": {}}))
-    (root / "etc/hosts").write_text("127.0.0.1\tlocalhost\n")
-    yield root
-    sleeper.kill()
-    sleeper.wait()
+    """A router-like root (tests/vmroot.py: a `sleep` as its only service) with two checks of
+    its own and health checks enabled."""
+    with sleeping_router(tmp_path, EXTRA_FOLDERS) as root:
+        check(root, "down.sh", DOWN)
+        check(root, "up.sh", UP)
+        (root / "root/health_checks_data.json").write_text(json.dumps({
+            "health_checks_basic_run_interval": 3, "health_checks_advanced_run_interval": 10,
+            "health_checks_enabled": True, "excluded_health_checks": [], "health_checks_config": {}}))
+        (root / "etc/hosts").write_text("127.0.0.1\tlocalhost\n")
+        yield root
 
 
 def check(root: Path, name: str, body: str) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.ms_parsers import AGENT_ENV, Answer, agent_call, health_results
-from vrmonitor.cloudstack.install import install
+from tests.vmroot import sleeping_router
 from vrmonitor.paths import Paths
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -25,23 +25,10 @@ PROJECT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def vm(tmp_path):
-    """A router-like root: 0755, root-owned (the trust policy walks up to it)."""
-    root = tmp_path / "vm"
-    for folder in ("", "root", "root/health_checks", "etc", "opt", "opt/cloud", "opt/cloud/bin"):
-        (root / folder).mkdir(mode=0o755, exist_ok=True)
-        os.chmod(root / folder, 0o755)
-    sleeper = subprocess.Popen(["sleep", "300"])
-    pidfile = tmp_path / "sleeper.pid"
-    pidfile.write_text(f"{sleeper.pid}\n")
-    (root / "etc/monitor.conf").write_text(
-        f"[ssh]\nprocessname=sleep\nservicename=vrmonitor-test-none\npidfile={pidfile}\n")
-    install(Paths(root))
-    # These tests are about the runner's contract: the built-in checks have tests of their own.
-    for builtin in (root / "root/health_checks").glob("*_check.py"):
-        builtin.unlink()
-    yield root
-    sleeper.kill()
-    sleeper.wait()
+    """A router-like root whose service is a `sleep` (tests/vmroot.py). These tests are about
+    the runner's contract: the built-in checks are removed, they have tests of their own."""
+    with sleeping_router(tmp_path) as root:
+        yield root
 
 
 def data(root: Path, enabled=True, basic=3, advanced=10, excluded=(), config=None) -> None:
