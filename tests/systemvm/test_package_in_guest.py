@@ -13,6 +13,7 @@ from tests.systemvm.layout import MONITORED
 pytestmark = [pytest.mark.systemvm, pytest.mark.root]
 
 NEWER = "/tmp/vrmonitor-newer.deb"
+RESTARTED_AT_ONCE = ("ssh", "haproxy", "apache2")  # the units given vrmonitor's RestartSec=0
 
 
 def main_pid(router, unit: str) -> int:
@@ -72,3 +73,6 @@ def test_purge_removes_the_unit_and_leaves_the_services_running(router):
     assert guest.run(["pgrep", "-f", "vrmonitor run"]).returncode == 1  # no daemon left
     assert {unit: (router.unit_state(unit), main_pid(router, unit)) for unit in pids} == \
         {unit: ("active", pid) for unit, pid in pids.items()}
+    # The restart drop-ins went with the package: the units' own hold-off is back.
+    assert {unit: router.unit_show(unit, "RestartUSec")[0] for unit in RESTARTED_AT_ONCE} == \
+        {unit: "100ms" for unit in RESTARTED_AT_ONCE}

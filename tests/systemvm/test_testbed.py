@@ -85,6 +85,17 @@ def test_each_service_runs_under_its_own_unit_beside_vrmonitor(router, section, 
     assert f"0::/system.slice/{unit}.service" in lines, lines
 
 
+def test_the_package_makes_the_units_restart_their_services_at_once(router):
+    """ssh, haproxy and apache2 restart themselves (Restart=); the .deb's drop-in removes the
+    100 ms hold-off before it. dnsmasq has no Restart= (vrmonitor restarts it): untouched."""
+    shown = {unit: router.unit_show(unit, "Restart", "RestartUSec", "DropInPaths") for unit in SERVICES}
+    for unit in ("ssh", "haproxy", "apache2"):
+        restart, hold_off, drop_ins = shown[unit]
+        assert restart != "no" and hold_off == "0", shown
+        assert f"/lib/systemd/system/{unit}.service.d/50-vrmonitor-restart.conf" in drop_ins, shown
+    assert shown["dnsmasq"][:2] == ("no", "100ms"), shown
+
+
 def test_get_router_alerts_over_ssh_from_the_management_side(router):
     """router_proxy.sh's call: exit 0, nothing on stderr, an answer the server accepts."""
     done = router.ssh("/opt/cloud/bin/getRouterAlerts.sh 1970-01-01 00:00:00")

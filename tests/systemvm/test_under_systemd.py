@@ -158,13 +158,18 @@ def test_kill_9_of_each_service(router, settled, section, process, unit, pidfile
     lines = router.guest.run(["cat", f"/proc/{after}/cgroup"]).stdout.splitlines()
     assert f"0::/system.slice/{unit}.service" in lines, lines  # its own unit's, never vrmonitor's
     found_down = f"[INFO] [{process}] The process {process} is not running trying recover"
-    if unit in RESTARTED_BY_SYSTEMD:  # systemd restarts it: reported, never restarted again
-        expected = [found_down, f"[ALERT] [{process}] The process detected as running"]
+    found_up = f"[ALERT] [{process}] The process detected as running"
+    if unit in RESTARTED_BY_SYSTEMD:
+        # systemd restarts it at once (RestartSec=0): reported, never restarted again. Whether
+        # vrmonitor read the pidfile before the new process wrote it is a race of a few ms, so
+        # the crash is either found down then running, or found running again (the reference's
+        # report of a service that came back by itself); one ALERT either way.
+        accepted = ([found_down, found_up], [found_up])
     else:  # dnsmasq has no Restart=: vrmonitor restarts it
-        expected = [found_down, f"[INFO] [{unit}] The process {unit} is recovered successfully "]
-    wait(lambda: len(settled()) >= 2, "the two alerts", describe=describe)
-    time.sleep(2)  # time enough for a second restart or a third alert to show
-    assert settled() == expected, describe()
+        accepted = ([found_down, f"[INFO] [{unit}] The process {unit} is recovered successfully "],)
+    wait(lambda: found_up in settled() or len(settled()) >= 2, "the alerts of the crash", describe=describe)
+    time.sleep(2)  # time enough for a second restart or a further alert to show
+    assert settled() in accepted, describe()
     assert main_pid(router, unit) == after  # started once after the kill
     starts = re.findall(r"(?:Started|Starting) ", journal(router, unit, lines=400))
     assert starts, "the unit's journal shows its starts"

@@ -337,6 +337,22 @@ def test_while_systemd_restarts_a_service_vrmonitor_waits_and_counts_no_attempt(
                           "[ALERT] [sleep] The process detected as running"]
 
 
+def test_a_crash_repaired_before_it_was_looked_at_is_still_reported_once(make):
+    """A unit with Restart= and RestartSec=0 can have its service back before vrmonitor reads
+    the pidfile: the death event alone says it crashed. No recovery of vrmonitor's runs."""
+    h = make(["start"])
+    first = h.service.start()
+    h.drive(0.2)
+    h.service.kill()
+    h.service.start()  # back, with a new PID, before the exit event is handled
+    h.drive(0.5)
+    assert state(h) is ServiceState.UP and h.calls == []
+    assert h.monitor.watched["svc"].identity.pid != first.pid
+    assert h.alerts() == ["[ALERT] [sleep] The process detected as running"]
+    h.drive(0.3)  # the new process is watched: nothing more is said
+    assert len(h.alerts()) == 1
+
+
 def test_alive_but_not_serving_is_degraded_then_restarted(make, tmp_path):
     from vrmonitor.services.probes import ProbeResult
 

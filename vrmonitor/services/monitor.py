@@ -197,9 +197,15 @@ class ServiceMonitor:
     def _on_exit(self, section: str) -> None:
         """The watched process exited: judge the service now, not at the next verification."""
         w = self.watched.get(section)
-        if w is not None:
-            self._unwatch(w)
-            self._check(w, time.monotonic())
+        if w is None:
+            return
+        gone = w.identity
+        self._unwatch(w)
+        self._check(w, time.monotonic())
+        if gone is not None and w.state is ServiceState.UP and w.identity != gone:
+            # Already back when looked at (its unit restarts it at once): still a crash that the
+            # server must hear of, as the reference reports a service found running again.
+            self._alert("ALERT", w.name, "The process detected as running")
 
     def _check(self, w: Watched, now: float) -> None:
         if w.job is not None or w.settle_until is not None:
@@ -264,8 +270,11 @@ class ServiceMonitor:
                 w.reason = f"{reason} (router still booting: not alerted or restarted yet)"
                 return
             w.down_alerted, w.last_reminder = True, now
+            if w.job is None:
+                # The attempt starts before the line is written (fsync): the outage is not made
+                # longer by the report. Its outcome is handled on this thread, after the line.
+                self._start_recovery(w, now)
             self._alert("INFO", w.name, f"The process {w.name} is not running trying recover")
-            w.next_attempt = now
             return
         if w.parked and w.next_attempt is None:
             # Parked: re-checked every verification, re-tried only after parked_reprobe.
