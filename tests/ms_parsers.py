@@ -11,7 +11,6 @@ A stand-in, since CloudStack's KVM agent and management server (Java) cannot run
 """
 
 import calendar
-import json
 import re
 import subprocess
 from dataclasses import dataclass

@@ -23,6 +23,7 @@ from vrmonitor.config.settings import load_settings
 from vrmonitor.errors import ConfigError
 from vrmonitor.export import prometheus
 from vrmonitor.export.loop_lag import LoopLag
+from vrmonitor.health.history import history_file, read_history
 from vrmonitor.health.run import HealthEngine
 from vrmonitor.health.scheduler import HealthScheduler
 from vrmonitor.paths import Paths
@@ -32,8 +33,10 @@ from vrmonitor.services.configtest import ConfigGate
 from vrmonitor.services.monitor import ServiceMonitor
 from vrmonitor.services.probes import DEFAULT_PROBES, probe
 from vrmonitor.services.recovery import recover
+from vrmonitor.services.saved_state import read_daemon_state
 from vrmonitor.services.source import MonitorConfSource
 from vrmonitor.system.files import atomic_write
+from vrmonitor.system.locks import private_folder
 from vrmonitor.system.identity import identify
 from vrmonitor.system.initsys import detect_init_system
 from vrmonitor.system.notify import Notifier
@@ -41,6 +44,8 @@ from vrmonitor.system.notify import Notifier
 LOG = logging.getLogger(__name__)
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+# The longest the loop waits for the alert lock at one write (WatchdogSec is 30 s).
+ALERT_LOCK_WAIT = 0.5
 
 
 @dataclass
@@ -73,6 +78,7 @@ class Daemon:
         me = identify(os.getpid())
         # With the PID, the start ticks prove the state file is this process's.
         self._started = (me.start_time, me.start_ticks) if me else (time.time(), None)
+        self._private_folders()
         selector = selectors.DefaultSelector()
         wake_read, wake_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         selector.register(wake_read, selectors.EVENT_READ, None)
@@ -101,9 +107,20 @@ class Daemon:
             os.close(wake_write)
         return 0
 
+    def _private_folders(self) -> None:
+        """State and runtime folders only root may enter: they hold check messages, service
+        reasons and the locks (systemd's StateDirectoryMode= does as much; SysV has this)."""
+        for folder in (self.paths.state_dir, self.paths.run_dir):
+            try:
+                private_folder(folder)
+            except OSError as exc:
+                LOG.error("cannot make %s private (0700): %s", folder, exc)
+
     def _build_monitor(self, selector, wake_write: int, before: dict) -> ServiceMonitor:
         services = self.settings.services
-        writer = AlertWriter(self.paths, self.settings.alerts.max_bytes, self.settings.alerts.backups)
+        # A lock held too long (by a reader gone astray) holds the alert back, never the loop.
+        writer = AlertWriter(self.paths, self.settings.alerts.max_bytes, self.settings.alerts.backups,
+                             lock_wait=ALERT_LOCK_WAIT)
         try:
             writer.repair_legacy_log()  # a writer killed between the journal and the legacy log
         except OSError as exc:
@@ -144,11 +161,8 @@ class Daemon:
 
     def _previous_state(self) -> dict:
         """The last daemon's state, if it ran on this same boot (else start afresh: {})."""
-        try:
-            state = json.loads(self.paths.daemon_state.read_bytes())
-        except (FileNotFoundError, ValueError):
-            return {}
-        if not isinstance(state, dict):
+        state = read_daemon_state(self.paths)  # damaged: logged, set aside, start afresh
+        if state is None:
             return {}
         # "boot" (boot id and PID 1's start) tells a container's reboot too; an older daemon's
         # state has only the boot id.
@@ -239,10 +253,7 @@ class Daemon:
 
     def _export(self) -> None:
         """The Prometheus textfile; a failure is logged, never fatal."""
-        try:
-            checks = json.loads((self.paths.state_dir / "health-history.json").read_bytes())
-        except (FileNotFoundError, ValueError):
-            checks = {}
+        checks = read_history(history_file(self.paths))
         run_times = {}
         for kind in ("basic", "advanced"):
             try:
@@ -250,8 +261,8 @@ class Daemon:
             except FileNotFoundError:
                 pass
         last = AlertStore(self.paths).last_record()
-        text = prometheus.render(self._last_snapshot or {}, checks if isinstance(checks, dict) else {},
-                                 run_times, last["seq"] if last else 0, self._loop_lag.take_worst(),
+        text = prometheus.render(self._last_snapshot or {}, checks, run_times,
+                                 last["seq"] if last else 0, self._loop_lag.take_worst(),
                                  self._started[0] if self._started else 0.0, self._loop_lag)
         try:
             prometheus.write(self.paths, text)

@@ -39,6 +39,10 @@ TOML = FAST_SERVICES_TOML + "stable_after = 0.2\n"
 DOWN = "[INFO] [sleep] The process sleep is not running trying recover"
 
 
+# atomic_write renames through its folder's descriptor (renameat); rotations use rename.
+ATOMIC_RENAME = "rename,renameat,renameat2"
+
+
 def killed_at(syscall: str, path: Path | None = None) -> tuple[str, ...]:
     """A prefix running a command under strace that SIGKILLs it on entering `syscall` (the first
     one naming `path`)."""
@@ -133,7 +137,7 @@ def rotating_router():
 
 def test_kill_before_the_rename_of_daemon_json(router):
     state = router.vm.root / "var/lib/vrmonitor/daemon.json"
-    router.start(killed_at("rename"))  # the daemon's first rename is its first publish
+    router.start(killed_at(ATOMIC_RENAME))  # the daemon's first rename is its first publish
     router.wait_killed()
     assert not state.exists()
     assert [p.name.split(TEMP_MARK)[0] for p in temps(router.vm.root)] == [".daemon.json"]
@@ -146,7 +150,7 @@ def test_kill_before_the_rename_of_a_results_file(router):
     wait_for(lambda: daemon.running() and history.exists(), "the first basic run, all written", within=60)
     first = router.basic.read_bytes()
     tracer = subprocess.Popen(["strace", "-p", str(daemon.pid), "-f", "-b", "execve", "-o", "/dev/null",
-                               "-e", "trace=rename", "-e", "inject=rename:signal=KILL:when=1"],
+                               "-e", f"trace={ATOMIC_RENAME}", "-e", f"inject={ATOMIC_RENAME}:signal=KILL:when=1"],
                               stderr=subprocess.PIPE, text=True)
     try:
         # "Process PID attached [with N threads]": said once every thread is attached.
@@ -200,7 +204,7 @@ def test_kill_of_get_router_alerts_while_it_records_the_poll(router):
     assert router.ms.new_alerts()  # a first answer: polls.json now exists
     router.kill_service()
     wait_for(lambda: daemon.running() and len(daemon.alerts()) >= 4, "the second recovery's alerts")
-    killed = router.ms.poll(wrap=killed_at("rename"))  # polls.json's rename is its only one
+    killed = router.ms.poll(wrap=killed_at(ATOMIC_RENAME))  # polls.json's rename is its only one
     assert killed.returncode in (-signal.SIGKILL, 128 + signal.SIGKILL) and killed.stdout == ""
     assert [p.name.split(TEMP_MARK)[0] for p in temps(router.vm.root)] == [".polls.json"]
     daemon.stop()

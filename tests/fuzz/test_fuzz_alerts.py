@@ -14,7 +14,7 @@ import re
 from datetime import datetime
 
 import pytest
-from hypothesis import assume, example, given, strategies as st
+from hypothesis import example, given, strategies as st
 
 from tests.fuzz.hang_guard import no_hang
 from tests.fuzz.mutations import TEXT_CHARACTERS, json_values, mutated

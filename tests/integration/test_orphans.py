@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from vrmonitor.services.orphans import kill_orphans
+from vrmonitor.services.orphans import Owner, kill_orphans, owner_of
 from vrmonitor.services.probes import probe
-from vrmonitor.system.identity import identify, pids_named
+from vrmonitor.system.identity import ProcessIdentity, identify, pids_named
 from vrmonitor.system.initsys import SysV
 
 pytestmark = pytest.mark.root
@@ -30,6 +30,7 @@ def test_apache_workers_outlive_their_master_until_killed(real_apache):
     workers = set(pids_named("apache2")) - {master}
     assert workers, "apache2 started no workers"
 
+    owner = owner_of("apache2", "sysv", identify(master))  # as the daemon saw it up
     os.kill(master, signal.SIGKILL)
     wait_dead(master)
     orphans = set(pids_named("apache2"))
@@ -40,7 +41,7 @@ def test_apache_workers_outlive_their_master_until_killed(real_apache):
     assert not refused.ok
     assert "do not match your pid file" in refused.detail
 
-    killed = kill_orphans("apache2")
+    killed = kill_orphans("apache2", owner=owner)
     assert set(killed) == orphans
     assert pids_named("apache2") == []
 
@@ -49,6 +50,10 @@ def test_apache_workers_outlive_their_master_until_killed(real_apache):
     assert real_apache.wait_running(other_than=master, within=5)
     real_apache.wait_listening(within=5)
     assert probe("http", 80).ok
+
+
+# The decoys are this test process's children: its process group marks them as ours.
+OURS = Owner(master=ProcessIdentity(os.getpgid(0), "pytest", "", 0.0, 0), uids=frozenset({os.geteuid()}))
 
 
 @pytest.fixture
@@ -80,7 +85,7 @@ def decoy(tmp_path):
 
 def test_kill_orphans_terms_them_and_spares_keep(decoy):
     first, second, kept = decoy(), decoy(), decoy()
-    killed = kill_orphans(decoy.name, keep={kept.pid}, grace=2.0)
+    killed = kill_orphans(decoy.name, keep={kept.pid}, grace=2.0, owner=OURS)
     assert sorted(killed) == sorted([first.pid, second.pid])
     assert first.wait(timeout=5) == -signal.SIGTERM
     assert second.wait(timeout=5) == -signal.SIGTERM
@@ -91,18 +96,18 @@ def test_kill_orphans_terms_them_and_spares_keep(decoy):
 def test_kill_orphans_kills_what_ignores_sigterm_after_grace(decoy):
     stubborn = decoy(ignore_term=True)
     began = time.monotonic()
-    assert kill_orphans(decoy.name, grace=0.5) == [stubborn.pid]
+    assert kill_orphans(decoy.name, grace=0.5, owner=OURS) == [stubborn.pid]
     took = time.monotonic() - began
     assert stubborn.wait(timeout=5) == -signal.SIGKILL
     assert 0.5 <= took < 3.0
 
 
 def test_kill_orphans_without_matches_kills_nothing(decoy):
-    assert kill_orphans(decoy.name) == []
+    assert kill_orphans(decoy.name, owner=OURS) == []
 
 
 def test_kill_orphans_ignores_zombies(decoy):
     zombie = decoy()
     os.kill(zombie.pid, signal.SIGKILL)
     wait_dead(zombie.pid)  # our child, not reaped yet: a zombie
-    assert kill_orphans(decoy.name) == []
+    assert kill_orphans(decoy.name, owner=OURS) == []

@@ -133,12 +133,15 @@ def test_unreadable_file_is_a_config_error(tmp_path):
     assert caught.value.problems == ["/etc/monitor.conf: cannot read: Is a directory"]
 
 
-def test_not_utf8_is_a_config_error(tmp_path):
+def test_a_line_not_utf8_skips_its_service_and_names_the_line(tmp_path):
+    """Not the whole file: the other services are still monitored (tests/security/test_non_utf8.py)."""
     path = tmp_path / "monitor.conf"
-    path.write_bytes(b"[ssh]\nprocessname=\xff\n")
-    with pytest.raises(ConfigError) as caught:
-        load_monitor_conf(path)
-    assert caught.value.problems == ["/etc/monitor.conf: not UTF-8 text (byte 18)"]
+    path.write_bytes(b"[ssh]\nprocessname=\xff\n[dhcp]\nprocessname=dnsmasq\nservicename=dnsmasq\n"
+                     b"pidfile=/d.pid\n")
+    assert load_monitor_conf(path) == MonitorConf(
+        services=(ServiceEntry("dhcp", "dnsmasq", "dnsmasq", "/d.pid"),),
+        problems=("/etc/monitor.conf: line 2: 'processname=\\xff' is not UTF-8 text; "
+                  "service [ssh] skipped",))
 
 
 def test_entries_are_frozen():

@@ -5,12 +5,14 @@ The management server sends back the newest timestamp it received, to the second
 reference answered "lines stamped strictly later". That loses alerts logged later in that same
 second, and alerts stamped earlier after the wall clock stepped back.
 
-The fix: each answer records which journal entry its newest line was (by seq), keyed by the
-timestamp the management server will send back. A poll with a known timestamp gets exactly the
-journal entries after that one, whatever their stamps. An unknown timestamp (the first poll,
-lines from an older monitor) falls back to the reference's rule, read robustly: lines that are
-not alerts are skipped instead of ending the scan, and the rotated files are read too. A line
-with bytes that are not UTF-8 is an alert like any other and is answered byte for byte.
+The fix: each answer records which journal entry its newest line was (by seq and the journal's
+epoch), keyed by the timestamp the management server will send back. A poll with a known
+timestamp gets exactly the journal entries after that one, whatever their stamps. An unknown
+timestamp (the first poll, lines from an older monitor) falls back to the reference's rule, read
+robustly: lines that are not alerts are skipped instead of ending the scan, and the rotated
+files are read too. So does a known timestamp whose entry the journal no longer holds (emptied
+or replaced: another epoch, or seqs that went backwards), so new alerts are still delivered. A
+line with bytes that are not UTF-8 is an alert like any other and is answered byte for byte.
 
 Work is proportional to the answer: files are read backwards and the scan stops at the first
 line that is not newer.
@@ -21,12 +23,17 @@ import logging
 
 from vrmonitor.alerts.store import AlertStore, decode_record, reverse_lines
 from vrmonitor.cloudstack.alert_line import parse_line
+from vrmonitor.system import state_file as sf
 from vrmonitor.system.files import atomic_write
 
 LOG = logging.getLogger(__name__)
 
 # Answers remembered: enough for several management servers and a few lost answers.
 REMEMBERED_POLLS = 32
+
+# polls.json: {second: {"seq": N, "epoch": id or null}}; a bare N is from before epochs.
+POLLS = sf.table(sf.either(sf.integer(1), sf.record(required=("seq",), seq=sf.integer(1),
+                                                    epoch=sf.nullable(sf.text))))
 
 
 def legacy_lines(store: AlertStore, threshold: str | None = None) -> list[str]:
@@ -56,8 +63,10 @@ def poll(store: AlertStore, threshold: str | None, remember: bool = True) -> lis
         polls = _read_polls(store)
         lines = None
         if threshold is not None and threshold in polls:
-            records = store.records_after(polls[threshold])
-            if records is not None:
+            seq, epoch = polls[threshold]
+            records = store.records_after(seq, anchor=lambda record: (
+                record.get("epoch") == epoch and _second(record["line"]) == threshold))
+            if records is not None:  # else the journal lost that answer: by time, below
                 lines = [record["line"] for record in records]
         known = lines is not None  # the caller continues an answer: the management server
         if lines is None:
@@ -96,24 +105,25 @@ def json_feed(store: AlertStore, after: int | None = None, since: str | None = N
     return feed
 
 
-def _remember(store: AlertStore, polls: dict[str, int], newest_line: str, replace: bool) -> None:
+def _remember(store: AlertStore, polls: dict[str, tuple], newest_line: str, replace: bool) -> None:
     """Record the answer under its newest second. An answer to an unknown timestamp (a first
     poll, a manual call) never replaces a record: the management server may hold that second
     with an older seq, and moving it on would hide the alerts in between from its next poll."""
     second = _second(newest_line)
     if second in polls and not replace:
         return
-    seq = _seq_of(store, newest_line)
-    if seq is None:
+    record = _record_of(store, newest_line)
+    if record is None:
         return  # a line vrmonitor did not write: the next poll uses the timestamp rule
     polls.pop(second, None)
-    polls[second] = seq
-    kept = dict(list(polls.items())[-REMEMBERED_POLLS:])
+    polls[second] = (record["seq"], record.get("epoch"))
+    kept = {second: {"seq": seq, "epoch": epoch}
+            for second, (seq, epoch) in list(polls.items())[-REMEMBERED_POLLS:]}
     atomic_write(store.polls_file, json.dumps(kept, indent=0) + "\n")
 
 
-def _seq_of(store: AlertStore, line: str) -> int | None:
-    """The seq of the newest journal entry with exactly this line (searching from the end).
+def _record_of(store: AlertStore, line: str) -> dict | None:
+    """The newest journal entry with exactly this line (searching from the end).
 
     The search stops at entries stamped before the line: a line from another writer costs
     no more than the entries written since.
@@ -125,20 +135,18 @@ def _seq_of(store: AlertStore, line: str) -> int | None:
             if record is None:
                 continue
             if record["line"] == line:
-                return record["seq"]
+                return record
             if _second(record["line"]) < second:
                 return None
     return None
 
 
-def _read_polls(store: AlertStore) -> dict[str, int]:
-    try:
-        data = json.loads(store.polls_file.read_bytes())
-    except (FileNotFoundError, ValueError, RecursionError):
-        return {}
-    if not isinstance(data, dict):
-        return {}
-    return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, int)}
+def _read_polls(store: AlertStore) -> dict[str, tuple[int, str | None]]:
+    """{second: (seq, epoch)}; {} when absent or damaged (then set aside: every poll is
+    answered by time until answers are remembered again)."""
+    polls = sf.load(store.polls_file, POLLS) or {}
+    return {second: (answer, None) if isinstance(answer, int) else (answer["seq"], answer.get("epoch"))
+            for second, answer in polls.items()}
 
 
 def _second(line: str) -> str:

@@ -12,6 +12,9 @@ from collections import deque
 
 LOG = logging.getLogger(__name__)
 
+# After a refusal, alerts written meanwhile wait for the daemon loop's flush (at least this much
+# later) instead of each trying the disk or the lock again at once.
+RETRY_AFTER = 1.0
 LIMIT = 10_000  # about 2 MB of memory at the longest messages; far beyond any real outage
 
 
@@ -21,6 +24,7 @@ class HeldAlerts:
         self.limit = limit
         self._held: deque = deque()
         self._dropped = 0
+        self._retry_at = 0.0
 
     def __len__(self) -> int:
         return len(self._held)
@@ -34,7 +38,12 @@ class HeldAlerts:
         self.flush()
 
     def flush(self) -> bool:
-        """Write what is held, oldest first; False while the disk still refuses."""
+        """Write what is held, oldest first; False while the disk still refuses.
+
+        Within RETRY_AFTER of a refusal nothing is tried: a lock held elsewhere then costs the
+        loop one bounded wait a second, not one per alert or per turn."""
+        if self._held and time.monotonic() < self._retry_at:
+            return False
         while self._held:
             when, severity, name, message = self._held[0]
             try:
@@ -42,6 +51,7 @@ class HeldAlerts:
             except OSError as exc:
                 LOG.error("cannot write alert %r now (%s); %d held until the disk takes them",
                           message, exc, len(self._held))
+                self._retry_at = time.monotonic() + RETRY_AFTER
                 return False
             self._held.popleft()
             if not self._held and self._dropped:

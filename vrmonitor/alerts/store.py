@@ -6,27 +6,42 @@
   sequence number, precise time, boot id and the exact legacy line. The journal is written
   first, is never touched by logrotate, and rotates with the log, so it is the loss-free feed.
 - `/var/lib/vrmonitor/alerts/lock`: writers hold it exclusively, readers shared, so a reader never
-  sees half a rotation and two writers never interleave.
+  sees half a rotation and two writers never interleave. Only root can open it (system.locks).
 """
 
-import fcntl
 import gzip
 import json
+import logging
 import os
 import re
+import zlib
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
+from vrmonitor.cloudstack.alert_line import parse_line
 from vrmonitor.paths import Paths
+from vrmonitor.system.locks import held
+from vrmonitor.system.state_file import Damaged, open_regular
+
+LOG = logging.getLogger(__name__)
 
 BLOCK = 65536
+# How long a one-shot reader or writer waits for the lock (the daemon passes its own, shorter
+# wait): far beyond any real holder (a write is milliseconds), well inside an ssh call's patience.
+LOCK_WAIT = 10.0
+# Seqs run from 1. A garbled line's larger "seq" is no record: the next seq must stay writable
+# (json.dumps refuses ints of more than 4300 digits) and exact in every JSON reader.
+MAX_SEQ = 2 ** 53
+# Fields every record carries as text (older records have no epoch).
+_TEXT_FIELDS = ("time", "severity", "name", "message", "epoch")
 # name.N or name.N.gz (ASCII digits only; N >= 1)
 _GENERATION = re.compile(r"(.+)\.([1-9][0-9]*)(\.gz)?")
 
 
 class AlertStore:
-    def __init__(self, paths: Paths):
+    def __init__(self, paths: Paths, lock_wait: float = LOCK_WAIT):
+        self.lock_wait = lock_wait
         self.log = paths.alert_log
         self.folder = paths.state_dir / "alerts"
         self.journal = self.folder / "journal.jsonl"
@@ -35,13 +50,10 @@ class AlertStore:
 
     @contextmanager
     def locked(self, exclusive: bool) -> Iterator[None]:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.lock_file, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        """The lock held for the block (root's alone: system.locks); LockTimeout, an OSError
+        naming the lock, when another process holds it past `lock_wait`."""
+        with held(self.lock_file, exclusive, self.lock_wait):
             yield
-        finally:
-            os.close(fd)
 
     def log_generations(self) -> list[Path]:
         """The legacy log files that exist, newest first."""
@@ -59,8 +71,13 @@ class AlertStore:
                     return record
         return None
 
-    def records_after(self, seq: int) -> list[dict] | None:
-        """Journal records with a larger seq, oldest first; None if the journal no longer reaches back to seq."""
+    def records_after(self, seq: int, anchor: Callable[[dict], bool] | None = None) -> list[dict] | None:
+        """Journal records with a larger seq, oldest first; None if the journal no longer reaches back to seq.
+
+        anchor: a test of record `seq` itself (a poll's remembered answer: its epoch and second).
+        Then the journal must still hold that record and it must pass, else None: a journal
+        emptied or replaced since numbers its alerts anew, and `seq` is another alert, or none.
+        """
         newer: list[dict] = []
         for path in self.journal_generations():
             for line in reverse_lines(path):
@@ -68,11 +85,14 @@ class AlertStore:
                 if record is None:
                     continue
                 if record["seq"] <= seq:
+                    if anchor is not None and (record["seq"] != seq or not anchor(record)):
+                        return None
                     newer.reverse()
                     return newer
                 newer.append(record)
-        # The whole journal is newer than seq: complete only if it starts right after seq.
-        if not newer or newer[-1]["seq"] == seq + 1:
+        # The whole journal is newer than seq: complete only if it starts right after seq (and
+        # with an anchor never: the record that would prove it is the same journal is gone).
+        if anchor is None and (not newer or newer[-1]["seq"] == seq + 1):
             newer.reverse()
             return newer
         return None
@@ -112,13 +132,27 @@ def _generations(base: Path, compressed: bool) -> list[Path]:
 
 
 def decode_record(line: bytes) -> dict | None:
+    """The journal record on `line`, or None for a line that is none (torn by a crash, garbled,
+    wrong-typed): such a line is passed over, never the end of a reader.
+
+    A record's line must be an alert line: the feed hands it to the management server, which
+    drops a whole answer whose newest line does not start with a date and time."""
     try:
         record = json.loads(line)
     except (ValueError, RecursionError):  # a torn or garbled line, nested too deeply even
         return None
-    if isinstance(record, dict) and isinstance(record.get("seq"), int) and isinstance(record.get("line"), str):
-        return record
-    return None
+    if not isinstance(record, dict):
+        return None
+    seq, text = record.get("seq"), record.get("line")
+    if type(seq) is not int or not 1 <= seq < MAX_SEQ:  # not bool
+        return None
+    if not isinstance(text, str) or parse_line(text) is None:
+        return None
+    if any(key in record and not isinstance(record[key], str) for key in _TEXT_FIELDS):
+        return None
+    if record.get("boot_id") is not None and not isinstance(record["boot_id"], str):
+        return None
+    return record
 
 
 def reverse_lines(path: Path) -> Iterator[bytes]:
@@ -129,11 +163,10 @@ def reverse_lines(path: Path) -> Iterator[bytes]:
     if path.suffix == ".gz":
         yield from reversed(list(forward_lines(path)))
         return
-    try:
-        handle = open(path, "rb")
-    except FileNotFoundError:
+    fd = _open(path)
+    if fd is None:
         return
-    with handle:
+    with open(fd, "rb") as handle:
         end = handle.seek(0, os.SEEK_END)
         pending = b""  # the start of a line whose beginning is further back
         in_tail = True  # still inside the part after the last newline: not a line
@@ -154,12 +187,26 @@ def reverse_lines(path: Path) -> Iterator[bytes]:
 
 def forward_lines(path: Path) -> Iterator[bytes]:
     """Complete lines from first to last (the unterminated tail, if any, is skipped)."""
-    opener = gzip.open if path.suffix == ".gz" else open
     try:
-        with opener(path, "rb") as handle:
-            data = handle.read()
-    except (FileNotFoundError, EOFError, OSError):
+        fd = _open(path)
+        if fd is None:
+            return
+        with open(fd, "rb") as handle:
+            data = gzip.GzipFile(fileobj=handle).read() if path.suffix == ".gz" else handle.read()
+    except (EOFError, OSError, zlib.error):  # a cut or corrupt .gz gives what it cannot
         return
     pieces = data.split(b"\n")
     pieces.pop()
     yield from pieces
+
+
+def _open(path: Path) -> int | None:
+    """A descriptor for reading `path`, or None when absent or not a regular file (logged): a
+    FIFO in its place would block every reader, a symlink lead them to another file."""
+    try:
+        return open_regular(path)
+    except FileNotFoundError:
+        return None
+    except Damaged as exc:
+        LOG.warning("%s: %s; not read", path, exc)
+        return None

@@ -4,22 +4,31 @@ Under the store's exclusive lock it takes the next sequence number from the jour
 journal record, then the legacy line, rotating both at the size limit (rename-based, so readers
 holding the shared lock see whole generations). The legacy log is opened with O_APPEND for each
 alert, so an external logrotate `copytruncate` is harmless.
+
+A name or message holding bytes that were not UTF-8 (`raise-alert`'s argv arrives with
+surrogateescape) is written with each such byte as the text `\\xNN`: log and journal stay
+UTF-8 and carry the same line, and the alert is not lost.
 """
 
+import errno
 import json
 import logging
 import os
+import stat
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from vrmonitor.alerts.store import AlertStore, decode_record, reverse_lines
+from vrmonitor.alerts.store import LOCK_WAIT, AlertStore, decode_record, reverse_lines
 from vrmonitor.clock import SystemClock
 from vrmonitor.cloudstack.alert_line import SEVERITIES, clean_text, format_line
+from vrmonitor.cloudstack.utf8 import escaped
 from vrmonitor.paths import Paths
 from vrmonitor.system.boot import read_boot_id
+from vrmonitor.system.safepath import open_folder
 
 LOG = logging.getLogger(__name__)
+APPEND_FLAGS = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 
 
 
@@ -32,17 +41,18 @@ class Alert:
     name: str
     message: str
     line: str  # exactly as in routerServiceMonitor.log, without the newlines
+    epoch: str  # the journal's: seqs count within one epoch (new_epoch)
 
     def record(self) -> dict:
-        return {"seq": self.seq, "time": self.time, "boot_id": self.boot_id,
+        return {"seq": self.seq, "epoch": self.epoch, "time": self.time, "boot_id": self.boot_id,
                 "severity": self.severity, "name": self.name, "message": self.message,
                 "line": self.line}
 
 
 class AlertWriter:
     def __init__(self, paths: Paths, max_bytes: int = 10 * 1024 * 1024, backups: int = 5,
-                 clock=SystemClock()):
-        self.store = AlertStore(paths)
+                 clock=SystemClock(), lock_wait: float = LOCK_WAIT):
+        self.store = AlertStore(paths, lock_wait)
         self.max_bytes = max_bytes
         self.backups = backups
         self.clock = clock
@@ -55,10 +65,12 @@ class AlertWriter:
         if severity not in SEVERITIES:
             raise ValueError(f"severity must be one of {', '.join(SEVERITIES)}, not {severity!r}")
         when = datetime.fromtimestamp(self.clock.wall() if when is None else when).astimezone()
+        name, message = escaped(name), escaped(message)
         with self.store.locked(exclusive=True):
             self._repair_legacy_log()
             last = self.store.last_record()
             alert = Alert(seq=(last["seq"] if last else 0) + 1,
+                          epoch=(last.get("epoch") if last else None) or new_epoch(),
                           time=when.isoformat(timespec="microseconds"), boot_id=self.boot_id,
                           severity=severity, name=clean_text(name), message=clean_text(message),
                           line=format_line(when, severity, name, message))
@@ -84,7 +96,7 @@ class AlertWriter:
             return
         LOG.warning("the legacy alert log lacked the journal's last alert (a writer died between "
                     "the two): appended %r", line)
-        legacy = (line + "\n\n").encode("utf-8")
+        legacy = (escaped(line) + "\n\n").encode("utf-8")
         self._rotate_if_full(self.store.log, len(legacy), compressed_too=True)
         _append(self.store.log, legacy)
 
@@ -92,6 +104,14 @@ class AlertWriter:
         if _size(path) + adding > self.max_bytes:
             LOG.info("rotating %s", path)
             _shift(path, self.backups, compressed_too)
+
+
+def new_epoch() -> str:
+    """An id for a journal that starts empty (new, emptied or replaced): its seqs start at 1
+    again, and the feed must not take them for the seqs it answered before (feed.poll).
+    Random, so no rebuilt journal repeats one; a journal written before epochs existed gets
+    one with its next alert."""
+    return os.urandom(8).hex()
 
 
 def missing_legacy_line(store: AlertStore) -> str | None:
@@ -121,9 +141,9 @@ def missing_legacy_line(store: AlertStore) -> str | None:
             return None
         for raw in reverse_lines(path):
             seen_lines = True
-            if raw == last.encode("utf-8"):
+            if raw == escaped(last).encode("utf-8"):
                 return None
-            if previous is not None and raw == previous.encode("utf-8"):
+            if previous is not None and raw == escaped(previous).encode("utf-8"):
                 return last
     return last if previous is None and not seen_lines else None
 
@@ -140,10 +160,19 @@ def _append(path: Path, data: bytes) -> None:
 
     A write the disk refuses part-way (ENOSPC) is cut back off, so no torn line is left for a
     reader; the OSError names the file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    folder = open_folder(path.parent, create=True)  # no symlink another user placed
     try:
-        size = os.fstat(fd).st_size
+        # Never through a symlink, never blocked by a FIFO: an ordinary file or an error.
+        fd = os.open(path.name, APPEND_FLAGS, 0o644, dir_fd=folder)
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, str(path)) from None
+    finally:
+        os.close(folder)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        size = info.st_size
         if _ends_unterminated(fd, size):
             data = b"\n" + data
         written = 0

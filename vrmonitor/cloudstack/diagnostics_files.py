@@ -1,9 +1,10 @@
 """/opt/cloud/bin/get_diagnostics_files.py ITEM...: getDiagnosticsData step 1 (contract 5.2).
 
 Builds `<root>/root/diagnostics_files_YYYYmmdd-HHMMSS[-N].zip` from the items
-(vrmonitor.diagnostics.collect describes them) and prints exactly its path and a newline;
-exit 0. The MS takes that line as the path to copy and later passes it to cleanup.sh.
-When the zip cannot be written at all, one line on stderr and exit 1, so the MS reports
+(vrmonitor.diagnostics.collect describes them), within the [diagnostics] bounds of
+vrmonitor.toml, and prints exactly its path and a newline; exit 0. The MS takes that line
+as the path to copy and later passes it to cleanup.sh. When the zip cannot be written at
+all, one line on stderr and exit 1, so the MS reports
 `Failed to generate diagnostics zip file in VM ...` with the reason.
 """
 
@@ -16,13 +17,17 @@ NAME = "get_diagnostics_files.py"
 
 def main(argv: list[str], root: str) -> int:
     from vrmonitor.cloudstack.diagnostics import settings_for
-    from vrmonitor.diagnostics.collect import collect
+    from vrmonitor.diagnostics.collect import Limits, collect
 
     paths = Paths.from_option(root)
     settings = settings_for(paths)
+    limits = Limits(command_timeout=settings.command_timeout,
+                    zip_max_bytes=settings.zip_max_bytes,
+                    item_max_bytes=settings.item_max_bytes,
+                    unpacked_max_bytes=settings.unpacked_max_bytes,
+                    collect_deadline=settings.collect_deadline)
     try:
-        path = collect(paths, argv, command_timeout=settings.command_timeout,
-                             zip_max_bytes=settings.zip_max_bytes)
+        path = collect(paths, argv, limits=limits)
     except OSError as exc:
         print(f"{NAME}: cannot write the diagnostics zip: {exc.strerror or exc}"
               f"{f' ({exc.filename})' if exc.filename else ''}", file=sys.stderr)

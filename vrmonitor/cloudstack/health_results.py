@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
+from vrmonitor.cloudstack.utf8 import escaped
 from vrmonitor.system.files import atomic_write, fsync_dir
 
 if TYPE_CHECKING:  # the format only reads a result's fields; the runner need not be imported
@@ -93,9 +94,11 @@ def render(entries: dict) -> str:
     """The results document: one line, default separators, non-ASCII kept, no trailing newline.
 
     Control characters in messages are escaped by JSON, so the line stays one line, and the
-    server's two mode phrases are escaped (MODE_PHRASES).
+    server's two mode phrases are escaped (MODE_PHRASES). A byte that was not UTF-8 (discovery
+    refuses such names; this is the backstop) is written as the text `\\xNN`, so the file
+    stays UTF-8 instead of the write failing for every entry.
     """
-    return shield(json.dumps(entries, ensure_ascii=False))
+    return shield(escaped(json.dumps(entries, ensure_ascii=False), backslash="\\\\"))
 
 
 def shield(document: str) -> str:
@@ -104,8 +107,8 @@ def shield(document: str) -> str:
     Outside strings JSON has no letters but those of true, false and null, so every phrase is
     inside a string, and json.dumps writes the hex of its own escapes in lower case, so no
     capital F or M is part of one: the replacement is an escape of the same letter."""
-    for phrase, escaped in MODE_PHRASES.items():
-        document = document.replace(phrase, escaped)
+    for phrase, replacement in MODE_PHRASES.items():
+        document = document.replace(phrase, replacement)
     return document
 
 
@@ -117,7 +120,7 @@ def write_results(results_file: Path, failing_file: Path, document: str,
     """
     atomic_write(results_file, document)
     if failing:
-        atomic_write(failing_file, ",".join(failing))
+        atomic_write(failing_file, escaped(",".join(failing)))
         return
     try:
         os.unlink(failing_file)

@@ -12,7 +12,10 @@ hand edit may add, and reports anything odd without giving up on the other servi
 * full-line comments (`#`, `;`) and blank lines are skipped; lines before the first section
   and lines that are neither `[section]` nor `key=value` are reported and ignored;
 * a section without a processname is skipped (as the reference does); one without a
-  servicename or pidfile is kept with None there, and reported.
+  servicename or pidfile is kept with None there, and reported;
+* a line that is not UTF-8 is invalid input: when it is a `[section]` line or one of a
+  section's lines, that service is skipped, and the problem names the line with the bytes
+  escaped (`\\xff`); the other services are read as usual. A comment is not checked.
 
 Messages name the file as `source`, by default its contract path, whatever the --root.
 """
@@ -22,6 +25,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from vrmonitor.cloudstack.utf8 import escaped, is_utf8
 from vrmonitor.errors import ConfigError
 
 LOG = logging.getLogger(__name__)
@@ -54,7 +58,7 @@ class MonitorConf:
 def load_monitor_conf(path, source: str = CONTRACT_PATH) -> MonitorConf:
     """The services listed in the file at `path`; none (and no problem) when it does not exist.
 
-    Raises ConfigError only when the file exists but cannot be read as text.
+    Raises ConfigError only when the file exists but cannot be read.
     """
     try:
         data = Path(path).read_bytes()
@@ -63,11 +67,8 @@ def load_monitor_conf(path, source: str = CONTRACT_PATH) -> MonitorConf:
         return MonitorConf()
     except OSError as exc:
         raise ConfigError(source, [f"{source}: cannot read: {exc.strerror or exc}"]) from exc
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(source, [f"{source}: not UTF-8 text (byte {exc.start})"]) from exc
-    return parse_monitor_conf(text, source)
+    # Line by line: one bad line costs its service, not every service of the router.
+    return parse_monitor_conf(data.decode("utf-8", "surrogateescape"), source)
 
 
 def parse_monitor_conf(text: str, source: str = CONTRACT_PATH) -> MonitorConf:
@@ -98,12 +99,26 @@ def _read_ini(text: str, source: str) -> tuple[dict[str, dict[str, str]], list[s
     """Sections (in order of first appearance) -> lower-case keys -> values, and line problems."""
     sections: dict[str, dict[str, str]] = {}
     problems: list[str] = []
+    rejected: set[str] = set()
     current = None
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
         if not line or line[0] in "#;":
             continue
         header = _SECTION.fullmatch(line)
+        if not is_utf8(line):
+            if header:
+                # Kept under its undecodable name, which no valid section can have, so that
+                # the lines that follow go with it and not into the section before.
+                current = header.group("name").strip()
+                sections.setdefault(current, {})
+            consequence = "ignored" if current is None else (
+                "service skipped" if header else f"service [{escaped(current)}] skipped")
+            if current is not None:
+                rejected.add(current)
+            problems.append(f"{source}: line {number}: '{escaped(line)}' is not UTF-8 text; "
+                            f"{consequence}")
+            continue
         if header and header.group("name").strip():
             current = header.group("name").strip()
             sections.setdefault(current, {})
@@ -124,6 +139,8 @@ def _read_ini(text: str, source: str) -> tuple[dict[str, dict[str, str]], list[s
             problems.append(f"{source}: {_where((current, key))}: given again on line {number}; "
                             f"{value!r} replaces {keys[key]!r}")
         keys[key] = value
+    for name in rejected:
+        del sections[name]
     return sections, problems
 
 
@@ -131,7 +148,7 @@ def _where(path) -> str:
     """`[dhcp]` for a section, `[dhcp].pidfile` for one of its keys."""
     if not path:
         return "(top level)"
-    return f"[{path[0]}]" + "".join(f".{part}" for part in path[1:])
+    return f"[{escaped(path[0])}]" + "".join(f".{part}" for part in path[1:])
 
 
 def _consequence(problem) -> str:

@@ -3,8 +3,6 @@
 Exit 0 all well, 1 something failing, 3 the daemon is not running (interface.md 5).
 """
 
-import sys
-
 EXIT_FAILING = 1
 EXIT_NOT_RUNNING = 3
 
@@ -17,21 +15,17 @@ def run(args, context) -> int:
     import json
     import time
 
+    from vrmonitor.health.history import history_file, read_history
+    from vrmonitor.services.saved_state import read_daemon_state
     from vrmonitor.system.identity import still_running
 
-    state_file = context.paths.daemon_state
-    try:
-        state = json.loads(state_file.read_bytes())
-    except FileNotFoundError:
-        state = None
-    except ValueError:
-        print(f"vrmonitor status: {state_file} is not valid JSON", file=sys.stderr)
-        state = None
+    # A damaged file is logged (stderr), set aside and shown as absent.
+    state = read_daemon_state(context.paths)
     running = False
-    if isinstance(state, dict) and isinstance(state.get("pid"), int):
+    if state is not None and "pid" in state:
         running = still_running(state["pid"], state.get("started_ticks"))
-    services = state.get("services", {}) if isinstance(state, dict) else {}
-    checks = _history(context.paths.state_dir / "health-history.json")
+    services = state.get("services", {}) if state is not None else {}
+    checks = read_history(history_file(context.paths))
     failing = sorted(name for name, s in services.items() if s.get("state") != "up")
     failing += sorted(name for name, runs in checks.items() if runs and runs[-1].get("status") != "pass")
 
@@ -80,16 +74,6 @@ def _print_text(state, running, services, time) -> None:
             print(f"{name}: {s.get('reason')}")
         if s.get("blocked"):
             print(f"{name}: not restarted: {s['blocked']}")
-
-
-def _history(path) -> dict:
-    import json
-
-    try:
-        history = json.loads(path.read_bytes())
-    except (FileNotFoundError, ValueError):
-        return {}
-    return history if isinstance(history, dict) else {}
 
 
 def _print_checks(checks: dict, time) -> None:

@@ -99,6 +99,9 @@ class DiagnosticsSettings:
     deadline: float = 55.0
     command_timeout: float = 60.0
     zip_max_bytes: int = 104857600
+    item_max_bytes: int = 67108864
+    unpacked_max_bytes: int = 1073741824
+    collect_deadline: float = 300.0
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,17 @@ Every command runs with [diagnostics] command_timeout; what it printed before be
 kept with a note. Logs and fileinfo.txt never touch the disk: they are written into the zip
 from memory, so nothing is left in /root.
 
+Bounds, so that a huge or sparse file can neither stall the run past the management server's
+timeout nor turn the zip into a bomb ([diagnostics] in vrmonitor.toml):
+- each item puts at most item_max_bytes (before compression) into the zip: a file its last
+  bytes, since a log's newest lines are at its end; a command's output its first bytes;
+- a sparse file (fewer bytes on disk than SPARSE_FACTOR-th of its size) gives at most
+  SPARSE_FACTOR times its bytes on disk (at least SPARSE_FLOOR) of its end: holes read as zeros;
+- all members together hold at most unpacked_max_bytes, and the zip at most zip_max_bytes;
+- once collect_deadline seconds have passed, the items not reached yet are left out, a running
+  command is stopped and a file being read is cut where the reading stopped.
+Sizes are taken with fstat on the opened file, before anything is read.
+
 Paths are resolved inside the root, as if it were `/`: a symlink's absolute target is a VM path
 under the root and `..` stops at the root, so nothing outside the root is ever read (on a VM,
 root `/`, this is ordinary resolution, e.g. /etc/resolv.conf -> /run/...). A file is added only
@@ -26,7 +37,7 @@ fileinfo.txt lists, one per line, the contract path of each file added (a genera
 relative name), `<path>File Not Found!!` for each path that could not be added (missing ones
 too: the reference skipped those silently), then `Note: ...` lines for members stored under
 another name (duplicate basenames get `-2`, `-3` before the extension), paths that were not
-regular files, and what was left out to keep the zip within [diagnostics] zip_max_bytes.
+regular files, what was cut or left out by the bounds above and why.
 
 The zip is `<root>/root/diagnostics_files_YYYYmmdd-HHMMSS.zip` (local time), `-N` added before
 `.zip` while the name is taken; it is created exclusively (O_EXCL, mode 0600), so concurrent
@@ -42,6 +53,7 @@ import time
 import zipfile
 import zlib
 from collections import deque
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -71,6 +83,14 @@ LOCAL_HEADER = 64
 CENTRAL_ENTRY = 96
 ARCHIVE_OVERHEAD = 512  # end of central directory (zip64 records included) and slack
 EPOCH_1980 = (1980, 1, 1, 0, 0, 0)
+# A file with fewer bytes on disk than its size / SPARSE_FACTOR has holes, which read as zeros
+# and deflate about 1000:1. Filesystems that compress (ZFS, btrfs) report a few times less
+# than the size for text, so 8 leaves real logs whole while a hole of any size yields at most
+# 8 times the data actually stored. The floor covers files with no blocks at all, whose data
+# lives in the inode (ext4 inline data) or nowhere (sysfs reports 4096 bytes, 0 blocks).
+SPARSE_FACTOR = 8
+SPARSE_FLOOR = 64 * 1024
+BLOCK = 512  # st_blocks counts 512-byte units on Linux, whatever the filesystem's block size
 
 
 class NotAdded(Exception):
@@ -81,21 +101,65 @@ class _ReadError(Exception):
     """Reading a file being added failed (as opposed to writing the zip, which is fatal)."""
 
 
+class _OutOfTime(Exception):
+    """The collection's deadline passed while a file was being read."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The [diagnostics] bounds of one collection (defaults as in DiagnosticsSettings)."""
+
+    command_timeout: float = 60.0
+    zip_max_bytes: int = 104857600
+    item_max_bytes: int = 67108864
+    unpacked_max_bytes: int = 1073741824
+    collect_deadline: float = 300.0
+
+
+class _Deadline:
+    """The collection's end, on the monotonic clock (wall-clock steps do not move it)."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.end = time.monotonic() + seconds
+
+    def left(self) -> float:
+        return self.end - time.monotonic()
+
+    def passed(self) -> bool:
+        return self.left() <= 0
+
+    def check(self) -> None:
+        if self.passed():
+            raise _OutOfTime()
+
+    def reason(self) -> str:
+        return f"[diagnostics] collect_deadline ({self.seconds:g} s)"
+
+
 def collect(paths: Paths, items: Sequence[str], command_timeout: float = 60.0,
-            zip_max_bytes: int = 104857600, now: float | None = None) -> Path:
+            zip_max_bytes: int = 104857600, now: float | None = None,
+            limits: Limits | None = None) -> Path:
     """Build the diagnostics zip for `items`; return where it is.
 
-    Raises OSError when the zip itself cannot be created or written (then no zip is left).
+    `limits` gives every bound; without it, command_timeout and zip_max_bytes with the other
+    defaults. Raises OSError when the zip itself cannot be created or written (then no zip is
+    left).
     """
+    limits = limits or Limits(command_timeout=command_timeout, zip_max_bytes=zip_max_bytes)
+    deadline = _Deadline(limits.collect_deadline)
     cleaned = _distinct(item.strip() for item in items if item.strip())
     folder = paths.under(VM_HOME)
     folder.mkdir(parents=True, exist_ok=True)
     target, fd = create_exclusive(folder, time.localtime(now))
     try:
         with os.fdopen(fd, "wb") as handle:
-            builder = _Builder(handle, zip_max_bytes, _reserve(cleaned))
+            builder = _Builder(handle, limits, _reserve(cleaned), deadline)
             for item in cleaned:
-                _add_item(builder, paths, item, command_timeout, zip_max_bytes)
+                if deadline.passed():
+                    builder.note(f"{item} left out: {deadline.reason()} had passed")
+                    continue
+                _add_item(builder, paths, item)
             builder.finish()
             handle.flush()
             os.fsync(handle.fileno())
@@ -146,21 +210,21 @@ def plan(item: str) -> tuple[str, object]:
     return "file", item
 
 
-def _add_item(builder: "_Builder", paths: Paths, item: str, timeout: float, cap: int) -> None:
+def _add_item(builder: "_Builder", paths: Paths, item: str) -> None:
     kind, what = plan(item)
     if kind == "file":
         _add_file(builder, paths, item)
         return
     label = item[1:-1] if item.startswith("[") else item
     log_name = label.replace("/", "_") + ".log"
-    if kind == "command":
-        data, notes = _command_output(list(what), timeout, cap, _working_folder(paths))
+    argv = list(what) if kind == "command" else script_argv(paths, what)
+    if argv is None:
+        data, notes = f"Unable to generate command for {what}, perhaps missing file".encode(), []
     else:
-        argv = script_argv(paths, what)
-        if argv is None:
-            data, notes = f"Unable to generate command for {what}, perhaps missing file".encode(), []
-        else:
-            data, notes = _command_output(argv, timeout, cap, _working_folder(paths))
+        data, notes = _command_output(argv, builder, _working_folder(paths))
+    data, cut = builder.fit_unpacked(data)
+    if cut:
+        notes.append(cut)
     stored = builder.add_bytes(log_name, data)
     if stored is None:
         builder.note(f"{log_name} left out: it would make the zip larger than "
@@ -193,9 +257,17 @@ def script_argv(paths: Paths, inner: str) -> list[str] | None:
     return [str(script), *words[1:]]
 
 
-def _command_output(argv: list[str], timeout: float, cap: int, cwd: str) -> tuple[bytes, list[str]]:
-    """What a command printed (stdout if it exited 0, else stderr) and notes about the run."""
+def _command_output(argv: list[str], builder: "_Builder", cwd: str) -> tuple[bytes, list[str]]:
+    """What a command printed (stdout if it exited 0, else stderr) and notes about the run.
+
+    It runs for [diagnostics] command_timeout, or until the collection's deadline if that
+    comes first, and keeps at most the item's share of bytes of each stream.
+    """
     from vrmonitor.system.process import run
+
+    limits, deadline = builder.limits, builder.deadline
+    timeout = min(limits.command_timeout, deadline.left())
+    cap = min(limits.zip_max_bytes, limits.item_max_bytes)
 
     if "/" not in argv[0]:
         folders = [folder for folder in f"{os.environ.get('PATH', '')}:{SYSTEM_PATH}".split(":")
@@ -211,7 +283,9 @@ def _command_output(argv: list[str], timeout: float, cap: int, cwd: str) -> tupl
     notes = []
     data = done.stdout if done.returncode == 0 and not done.timed_out else done.stderr
     if done.timed_out:
-        notes.append(f"{Path(argv[0]).name} did not finish within {timeout:g} s and was stopped")
+        stopped = (f"was stopped at the {deadline.reason()}" if timeout < limits.command_timeout
+                   else f"did not finish within {timeout:g} s and was stopped")
+        notes.append(f"{Path(argv[0]).name} {stopped}")
         data = done.stdout + done.stderr
     if done.stdout_truncated or done.stderr_truncated:
         notes.append(f"output cut at {cap} bytes")
@@ -242,7 +316,7 @@ def _add_file(builder: "_Builder", paths: Paths, item: str) -> None:
         builder.note(f"{item}: not a regular file ({_kind(status.st_mode)}), not added")
         return
     try:
-        stored, problem = builder.add_file(name, real, status)
+        stored, cut, problem = builder.add_file(name, real, status)
     except NotAdded as exc:
         builder.listing.append(f"{item}{NOT_FOUND}")
         builder.note(f"{item}: {exc}")
@@ -250,10 +324,12 @@ def _add_file(builder: "_Builder", paths: Paths, item: str) -> None:
     if problem:
         builder.note(f"{item}: {problem}")
     if stored is None:
-        builder.note(f"{item} left out ({status.st_size} bytes): it would make the zip larger "
-                     f"than {builder.limit} bytes")
+        why = cut or f"it would make the zip larger than {builder.limit} bytes"
+        builder.note(f"{item} left out ({status.st_size} bytes): {why}")
         return
     builder.listing.append(item)
+    if cut:
+        builder.note(f"{item}: {cut}")
     if stored != name:
         builder.note(f"{item} is stored as {stored} (another member is named {name})")
 
@@ -307,8 +383,10 @@ def _kind(mode: int) -> str:
 
 
 def _reserve(items: Sequence[str]) -> int:
-    """Room kept for fileinfo.txt: each item yields at most a listing line and a note line."""
-    lines = sum(5 * len(item.encode("utf-8", "surrogateescape")) + 300 for item in items)
+    """Room kept for fileinfo.txt: each item yields at most a listing line and three notes
+    (another name, a cut, a problem), each naming the item, a stored name up to three times
+    its length (U+FFFD for undecodable bytes) and sizes."""
+    lines = sum(8 * len(item.encode("utf-8", "surrogateescape")) + 600 for item in items)
     return lines + _member_cost(FILEINFO) + ARCHIVE_OVERHEAD
 
 
@@ -321,18 +399,22 @@ class _Builder:
 
     A member is added when its size (uncompressed, plus deflate's worst-case growth) fits what
     is left after the room kept for fileinfo.txt; if it does not, it is compressed once without
-    being kept to learn its exact deflated size, and added if that fits.
+    being kept to learn its exact deflated size, and added if that fits. `unpacked` counts the
+    members' bytes before compression, against [diagnostics] unpacked_max_bytes.
     """
 
-    def __init__(self, handle, limit: int, reserve: int):
+    def __init__(self, handle, limits: Limits, reserve: int, deadline: _Deadline):
         self.handle = handle
-        self.limit = limit
+        self.limits = limits
+        self.limit = limits.zip_max_bytes
         self.reserve = reserve
+        self.deadline = deadline
         self.zip = zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED)
         self.used_names = {FILEINFO}
         self.listing: list[str] = []
         self.notes: list[str] = []
         self.directory = 0  # bytes of central directory the members added so far will need
+        self.unpacked = 0
 
     def note(self, text: str) -> None:
         self.notes.append(f"Note: {text}")
@@ -357,6 +439,31 @@ class _Builder:
         return (self.limit - self.reserve - self.handle.tell() - self.directory
                 - _member_cost(name))
 
+    def _unpacked_left(self) -> int:
+        return max(0, self.limits.unpacked_max_bytes - self.unpacked)
+
+    def fit_unpacked(self, data: bytes) -> tuple[bytes, str]:
+        """A log's data within what unpacked_max_bytes leaves (its start, as the command's
+        output cap keeps), and a note when it was cut."""
+        left = self._unpacked_left()
+        if len(data) <= left:
+            return data, ""
+        return data[:left], (f"output cut at {left} bytes: [diagnostics] unpacked_max_bytes is "
+                             f"{self.limits.unpacked_max_bytes}")
+
+    def window(self, opened: os.stat_result) -> tuple[int, str]:
+        """How many bytes to take from the end of the file fstat'ed as `opened`, and why
+        fewer than its size ("" when all of it)."""
+        allocated = opened.st_blocks * BLOCK
+        item_max = self.limits.item_max_bytes
+        bounds = ((opened.st_size, ""),
+                  (item_max, f"[diagnostics] item_max_bytes is {item_max}"),
+                  (max(allocated * SPARSE_FACTOR, SPARSE_FLOOR),
+                   f"a sparse file, {allocated} bytes on disk"),
+                  (self._unpacked_left(),
+                   f"[diagnostics] unpacked_max_bytes is {self.limits.unpacked_max_bytes}"))
+        return min(bounds, key=lambda bound: bound[0])  # a tie keeps the earlier: size first
+
     def add_bytes(self, name: str, data: bytes) -> str | None:
         stored = self.unique(name)
         room = self._room(stored)
@@ -366,14 +473,17 @@ class _Builder:
         info.compress_type = zipfile.ZIP_DEFLATED
         info.external_attr = (stat.S_IFREG | 0o644) << 16
         self.zip.writestr(info, data)
+        self.unpacked += len(data)
         return self._added(stored)
 
-    def add_file(self, name: str, real: Path, status: os.stat_result) -> tuple[str | None, str]:
+    def add_file(self, name: str, real: Path,
+                 status: os.stat_result) -> tuple[str | None, str, str]:
         """Add the regular file at `real` (lstat'ed as `status`) as `name` or a unique variant.
 
-        Returns (stored name or None when it does not fit, a problem met while reading it or
-        ""). NotAdded when it cannot be opened or is not the file that was looked at; OSError
-        only for a failure to write the zip.
+        Returns (stored name or None when it was left out, what was cut or why it was left out
+        or "", a problem met while reading it or ""). NotAdded when it cannot be opened, is not
+        the file that was looked at, or the deadline passed while it was being measured;
+        OSError only for a failure to write the zip.
         """
         stored = self.unique(name)
         try:
@@ -386,26 +496,49 @@ class _Builder:
                     or not stat.S_ISREG(opened.st_mode):
                 raise NotAdded("changed while it was being added")
             size = opened.st_size  # a growing log is taken as it was when opened
-            room = self._room(stored)
-            if _upper_bound(size) > room:
-                try:
-                    if _deflated_size(_chunks(source, size)) > room:
-                        return None, ""
-                    source.seek(0)
-                except (_ReadError, OSError) as exc:
-                    raise NotAdded(_reason(exc.__cause__ or exc)) from exc
-            info = zipfile.ZipInfo(stored, _zip_time(opened.st_mtime))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = (stat.S_IMODE(opened.st_mode) | stat.S_IFREG) << 16
-            info.file_size = size
-            problem = ""
-            with self.zip.open(info, "w") as member:
-                try:
-                    for chunk in _chunks(source, size):
-                        member.write(chunk)
-                except _ReadError as exc:
-                    problem = f"only partly added: {_reason(exc.__cause__)}"
-        return self._added(stored), problem
+            length, why = self.window(opened)
+            if length == 0 and size > 0:
+                return None, why, ""
+            if not self._fits(source, size - length, length, stored):
+                return None, "", ""
+            cut = f"only its last {length} of {size} bytes added: {why}" if why else ""
+            problem = self._copy(source, length, stored, opened)
+        return self._added(stored), cut, problem
+
+    def _fits(self, source, start: int, length: int, stored: str) -> bool:
+        """Whether `length` bytes from `start` fit the zip as `stored`; leaves `source` at
+        `start`. Compresses them once (not kept) only when the cheap bound says no."""
+        try:
+            source.seek(start)
+            if _upper_bound(length) <= self._room(stored):
+                return True
+            fits = _deflated_size(_chunks(source, length, self.deadline)) <= self._room(stored)
+            source.seek(start)
+        except _OutOfTime as exc:
+            raise NotAdded(f"left out: {self.deadline.reason()} passed while it was being "
+                           f"read") from exc
+        except (_ReadError, OSError) as exc:
+            raise NotAdded(_reason(exc.__cause__ or exc)) from exc
+        return fits
+
+    def _copy(self, source, length: int, stored: str, opened: os.stat_result) -> str:
+        """Write `length` bytes of `source` as member `stored`; a problem met reading or ""."""
+        info = zipfile.ZipInfo(stored, _zip_time(opened.st_mtime))
+        info.compress_type = zipfile.ZIP_DEFLATED
+        info.external_attr = (stat.S_IMODE(opened.st_mode) | stat.S_IFREG) << 16
+        info.file_size = length  # decides zip64; closing the member sets what was written
+        problem = ""
+        with self.zip.open(info, "w") as member:
+            try:
+                for chunk in _chunks(source, length, self.deadline):
+                    member.write(chunk)
+            except _ReadError as exc:
+                problem = f"only partly added: {_reason(exc.__cause__)}"
+            except _OutOfTime:
+                problem = (f"only partly added: {self.deadline.reason()} passed while it was "
+                           f"being read")
+        self.unpacked += info.file_size
+        return problem
 
     def _added(self, stored: str) -> str:
         self.used_names.add(stored)
@@ -425,10 +558,12 @@ class _Builder:
                         "smaller than fileinfo.txt needs)", self.handle.tell(), self.limit)
 
 
-def _chunks(source, size: int):
-    """The first `size` bytes of `source`, in chunks; _ReadError when reading fails."""
+def _chunks(source, size: int, deadline: _Deadline):
+    """The next `size` bytes of `source`, in chunks; _ReadError when reading fails,
+    _OutOfTime when the deadline passes before the next chunk."""
     remaining = size
     while remaining > 0:
+        deadline.check()
         try:
             chunk = source.read(min(CHUNK, remaining))
         except OSError as exc:

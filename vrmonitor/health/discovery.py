@@ -3,8 +3,9 @@
 Every regular, executable file directly in the checks folder is a check; non-executable files,
 sub-folders (the built-in checks' `utility/` package), dangling symbolic links and names the
 management server excluded are not. Nor is a check whose name the server could not read back
-from the failing list (a comma, `FAILING CHECKS`, `MONITOR RESULTS`, a control character): it
-is logged and not run. The name reported to the management server is the file
+from the failing list (a comma, `FAILING CHECKS`, `MONITOR RESULTS`, a control character), or
+whose name is not UTF-8 (the results are UTF-8 JSON): it is logged, its bytes escaped, and not
+run; the other checks run as usual. The name reported to the management server is the file
 name. Checks are returned sorted by name, so that runs and result files are deterministic (the
 reference used the directory listing order, which is arbitrary).
 
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import Iterable
 
 from vrmonitor.cloudstack.health_results import MODE_PHRASES
+from vrmonitor.cloudstack.utf8 import is_utf8
 
 LOG = logging.getLogger(__name__)
 
@@ -81,11 +83,11 @@ def discover(folder: Path, excluded: Iterable[str], trust: str,
     checks = []
     for name in names:
         if name in skip:
-            LOG.debug("health check %s is excluded", name)
+            LOG.debug("health check %r is excluded", name)
             continue
         unreadable = _unreadable_name(name)
         if unreadable:
-            LOG.warning("health check %r is not run: %s", name, unreadable)
+            LOG.warning("health check %s is not run: %s", _shown(name), unreadable)
             continue
         link = folder / name
         if not _is_executable_file(link):
@@ -105,7 +107,10 @@ def _unreadable_name(name: str) -> str | None:
 
     The server reads the failing list line by line and splits it on commas (contract 3.6): a
     name with a comma would reach it as two checks; one with a phrase that switches its parser's
-    mode would lose every failing check after it; a control character would split the line."""
+    mode would lose every failing check after it; a control character would split the line.
+    A name that is not UTF-8 cannot be written to the results, which are UTF-8."""
+    if not is_utf8(name):
+        return "its name is not UTF-8"
     if "," in name:
         return "its name has a comma, which the management server reads as two checks"
     if any(phrase in name for phrase in MODE_PHRASES):
@@ -113,6 +118,11 @@ def _unreadable_name(name: str) -> str | None:
     if any(ch < " " or ch == "\x7f" for ch in name):
         return "its name has a control character"
     return None
+
+
+def _shown(name: str) -> str:
+    """The name quoted for a log line; one that is not UTF-8 as its bytes (b'\\xff.sh')."""
+    return repr(name) if is_utf8(name) else repr(os.fsencode(name))
 
 
 def _is_executable_file(path: Path) -> bool:

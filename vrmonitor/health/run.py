@@ -22,14 +22,18 @@ from vrmonitor.cloudstack.service_results import success_value
 from vrmonitor.errors import VrMonitorError
 from vrmonitor.health.data import HealthDataSource
 from vrmonitor.health.discovery import discover
+from vrmonitor.health.history import read_history
 from vrmonitor.health.runner import run_checks
 from vrmonitor.paths import Paths
 from vrmonitor.system.files import atomic_write
+from vrmonitor.system.locks import held, open_lock
 
 LOG = logging.getLogger(__name__)
 
 KINDS = ("basic", "advanced")
 POLL = 0.05
+# The history is a few milliseconds' read-modify-write; a holder past this is astray.
+HISTORY_LOCK_WAIT = 5.0
 DATA_ENTRY = "health_checks_data.json"
 
 
@@ -65,8 +69,7 @@ class HealthEngine:
             raise ValueError(f"unknown health run kind {kind!r}")
         asked = time.time()
         deadline = time.monotonic() + (self.settings.run_wait if wait is None else wait)
-        self.paths.run_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.paths.run_dir / f"health-{kind}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        fd = open_lock(self.paths.run_dir / f"health-{kind}.lock")  # root's alone: system.locks
         try:
             waited = not _try_lock(fd)
             while waited and not _try_lock(fd):
@@ -131,23 +134,13 @@ class HealthEngine:
         # Basic and advanced runs hold different run locks: this read-modify-write takes its own.
         lock = self.paths.run_dir / "health-history.lock"
         try:
-            fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-        except OSError as exc:
-            LOG.error("cannot open %s: %s; %s not updated", lock, exc, path)
-            return
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            self._update_history(path, results)
-        finally:
-            os.close(fd)
+            with held(lock, exclusive=True, wait=HISTORY_LOCK_WAIT):
+                self._update_history(path, results)
+        except OSError as exc:  # LockTimeout included: the results are written; only history waits
+            LOG.error("%s; %s not updated", exc, path)
 
     def _update_history(self, path: Path, results) -> None:
-        try:
-            history = json.loads(path.read_bytes())
-            if not isinstance(history, dict):
-                history = {}
-        except (FileNotFoundError, ValueError, RecursionError):
-            history = {}
+        history = read_history(path)  # damaged: logged and set aside; this run starts it anew
         for result in results:
             if result.status == "skip":
                 continue

@@ -4,10 +4,10 @@ The running daemon's state when there is one: the daemon monitors continuously, 
 is current, and a basic run neither re-checks nor restarts. Otherwise one monitoring pass now.
 """
 
-import json
 import logging
 
 from vrmonitor.cloudstack.service_results import service_entries
+from vrmonitor.services.saved_state import read_daemon_state
 from vrmonitor.system.identity import still_running
 
 LOG = logging.getLogger(__name__)
@@ -15,15 +15,12 @@ LOG = logging.getLogger(__name__)
 
 def daemon_services(paths) -> dict | None:
     """The running daemon's service snapshot, or None when no daemon runs on this root."""
-    try:
-        state = json.loads(paths.daemon_state.read_bytes())
-    except (FileNotFoundError, ValueError):
-        return None
-    if not isinstance(state, dict) or not isinstance(state.get("pid"), int):
+    state = read_daemon_state(paths)  # damaged: logged, set aside; a one-shot pass instead
+    if state is None or "pid" not in state:
         return None
     if not still_running(state["pid"], state.get("started_ticks")):
         return None
-    return state.get("services") if isinstance(state.get("services"), dict) else None
+    return state.get("services")
 
 
 def basic_services(paths, settings):

@@ -9,12 +9,11 @@ is the service's:
   This compares the pidfile's mtime with the wall clock, so it is the rule of last resort.
 """
 
-import os
 from dataclasses import dataclass
 from enum import Enum
 
 from vrmonitor.system.identity import (PidfileProblem, ProcessIdentity, identify, is_named,
-                                       read_pidfile, same_process)
+                                       load_pidfile, same_process)
 
 # Slack between a process's start and its pidfile's mtime (filesystems with whole-second
 # timestamps, clock tick granularity).
@@ -43,9 +42,10 @@ def observe(processname: str, pidfile: str | None,
     if not pidfile:
         return _down("no pidfile configured")
     try:
-        pid = read_pidfile(pidfile)
+        read = load_pidfile(pidfile)
     except PidfileProblem as problem:
         return _down(str(problem))
+    pid = read.pid
     identity = identify(pid)
     if identity is None:
         return _down(f"pidfile {pidfile} names PID {pid}, which is not running")
@@ -59,11 +59,7 @@ def observe(processname: str, pidfile: str | None,
                            f"reused by another {identity.name} (started at "
                            f"{identity.start_time:.2f}; the one seen before at "
                            f"{known.start_time:.2f})", stale_pidfile=True)
-    try:
-        written = os.stat(pidfile).st_mtime
-    except OSError:
-        written = None
-    if written is not None and written < identity.start_time - PIDFILE_SLACK:
+    if read.written < identity.start_time - PIDFILE_SLACK:
         return Observation(ServiceState.DOWN, None, f"pidfile {pidfile} is stale: written before "
                            f"PID {pid} ({identity.name}) started", stale_pidfile=True)
     return Observation(ServiceState.UP, identity, f"{processname} running as PID {pid}")

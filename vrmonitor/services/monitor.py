@@ -27,6 +27,7 @@ from typing import Callable
 
 from vrmonitor.services.detect import ServiceState, observe
 from vrmonitor.services.ladder import Ladder
+from vrmonitor.services.saved_state import service_problem
 from vrmonitor.system.identity import ProcessIdentity, wall_time_of
 
 LOG = logging.getLogger(__name__)
@@ -270,11 +271,10 @@ class ServiceMonitor:
                 w.reason = f"{reason} (router still booting: not alerted or restarted yet)"
                 return
             w.down_alerted, w.last_reminder = True, now
-            if w.job is None:
-                # The attempt starts before the line is written (fsync): the outage is not made
-                # longer by the report. Its outcome is handled on this thread, after the line.
-                self._start_recovery(w, now)
+            # Written before the attempt starts: a daemon killed in between must not leave a
+            # service restarted with no line saying it was down (tests/faults, kill mid-write).
             self._alert("INFO", w.name, f"The process {w.name} is not running trying recover")
+            w.next_attempt = now
             return
         if w.parked and w.next_attempt is None:
             # Parked: re-checked every verification, re-tried only after parked_reprobe.
@@ -376,6 +376,11 @@ class ServiceMonitor:
         """A new record, carrying on from the previous daemon's state for the same service."""
         w = Watched(entry)
         before = self._previous.pop(entry.section, None)
+        wrong = service_problem(before) if before is not None else None
+        if wrong:  # a state file is untrusted input: a wrong type must not stop the daemon
+            LOG.warning("%s: the previous daemon's state is not usable (%s); starting afresh",
+                        entry.section, wrong)
+            return w
         if not before or before.get("processname") != entry.processname:
             return w
         w.since = before.get("since") or w.since

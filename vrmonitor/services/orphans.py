@@ -4,18 +4,137 @@ When apache2's master dies, its workers are re-parented, keep the port and keep 
 and `service apache2 restart` refuses to touch processes that do not match the pidfile. The
 recovery is to kill them by PID. Each process is pinned with a pidfd and its name and start
 time checked before any signal, so a PID reused in the meantime is never hit.
+
+Only the service's own processes are killed, never a namesake someone else runs (another
+user's apache2, a copy of a binary that happens to bear the name). What marks them is an
+`Owner`: under systemd the unit's cgroup, which only root can put a process in; otherwise the
+session of the master last seen up, which its workers keep after it dies, and the users the
+service runs as. When nothing marks them, nothing is killed.
 """
 
 import logging
 import os
+import pwd
+import re
 import select
 import signal
 import time
+from dataclasses import dataclass
 
 from vrmonitor.system.identity import (ProcessIdentity, identify, is_named, pids_named, read_stat,
                                        still_running)
 
 LOG = logging.getLogger(__name__)
+
+# apache2's workers run as APACHE_RUN_USER, set in this file (www-data unless changed).
+APACHE_ENVVARS = "/etc/apache2/envvars"
+APACHE_RUN_USER = "www-data"
+_RUN_USER_LINE = re.compile(
+    r"""^\s*(?:export\s+)?APACHE_RUN_USER=["']?([A-Za-z0-9_][A-Za-z0-9_.-]*)["']?\s*$""")
+
+
+@dataclass(frozen=True)
+class Owner:
+    """What makes a process the service's own, and so one that may be killed.
+
+    unit: under systemd, the unit (`apache2.service`) whose cgroup holds the processes.
+    master: otherwise, the service's main process last seen up; its workers have its PID as
+    their session or process group, started no earlier, and run as one of `uids` only."""
+    unit: str = ""
+    master: ProcessIdentity | None = None
+    uids: frozenset[int] = frozenset({0})
+
+    def __str__(self) -> str:
+        if self.unit:
+            return f"the cgroup of {self.unit}"
+        if self.master is not None:
+            return f"the session of PID {self.master.pid}, uids {sorted(self.uids)}"
+        return "nothing"
+
+
+def owner_of(service: str, init_name: str, seen: ProcessIdentity | None,
+             envvars: str = APACHE_ENVVARS) -> Owner:
+    """The Owner of `service`'s processes, for the init system named `init_name`.
+
+    seen: the service's main process last seen up; without systemd, and without it, the
+    service's processes cannot be told from a namesake's: the Owner then marks none."""
+    if init_name == "systemd":
+        return Owner(unit=service if service.endswith(".service") else f"{service}.service")
+    return Owner(master=seen, uids=frozenset({0, _run_uid(envvars)}))
+
+
+def _run_uid(envvars: str) -> int:
+    """The uid of APACHE_RUN_USER in `envvars`; www-data's when unset there; root's if unknown."""
+    name = APACHE_RUN_USER
+    try:
+        with open(envvars, encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                match = _RUN_USER_LINE.match(line)
+                if match:
+                    name = match.group(1)
+    except OSError as exc:
+        LOG.debug("cannot read %s (%s): apache2 runs as %s", envvars, exc, name)
+    try:
+        return pwd.getpwnam(name).pw_uid
+    except KeyError:  # no such user: its workers cannot exist either
+        return 0
+
+
+def owns(owner: Owner, identity: ProcessIdentity, proc: str = "/proc") -> bool:
+    """Whether the process `identity` is one of `owner`'s; reads `<proc>/PID/...`.
+
+    Its stat is read last and must show the same start ticks: the other files read were then
+    this process's, not a successor's on the same PID."""
+    base = os.path.join(proc, str(identity.pid))
+    try:
+        if owner.unit:
+            with open(os.path.join(base, "cgroup"), encoding="utf-8", errors="replace") as handle:
+                owned = _in_unit(handle.read(), owner.unit)
+        elif owner.master is not None:
+            with open(os.path.join(base, "status"), encoding="utf-8", errors="replace") as handle:
+                uids = _uids(handle.read())
+            owned = bool(uids) and uids <= owner.uids
+        else:
+            return False
+        with open(os.path.join(base, "stat"), "rb") as handle:
+            fields = handle.read().decode("utf-8", "replace").rpartition(")")[2].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    pgrp, session, start_ticks = int(fields[2]), int(fields[3]), int(fields[19])
+    if start_ticks != identity.start_ticks:
+        return False
+    if owner.unit:
+        return owned
+    # A PID of the dead master reused by someone else's setsid() gives a matching session too:
+    # the uid check above refuses it unless that someone is root or the run user.
+    return (owned and owner.master.pid in (session, pgrp)
+            and start_ticks >= owner.master.start_ticks)
+
+
+def _in_unit(cgroup: str, unit: str) -> bool:
+    """Whether /proc/PID/cgroup text puts the process in systemd unit `unit` (or below it).
+
+    Only the hierarchies systemd keeps (cgroup v2's "0::", v1's "name=systemd") count. The
+    unit is the first path component that is not a slice, so a user manager's own
+    `.../user@1000.service/app.slice/apache2.service` is not the system's apache2.service."""
+    for line in cgroup.splitlines():
+        _, _, rest = line.partition(":")  # hierarchy-ID:controllers:path
+        controllers, _, path = rest.partition(":")
+        if controllers not in ("", "name=systemd"):
+            continue
+        parts = [part for part in path.split("/") if part]
+        first = next((part for part in parts if not part.endswith(".slice")), "")
+        if first == unit:
+            return True
+    return False
+
+
+def _uids(status: str) -> frozenset[int]:
+    """Real, effective, saved and filesystem uids from /proc/PID/status text."""
+    for line in status.splitlines():
+        if line.startswith("Uid:"):
+            return frozenset(int(uid) for uid in line.split()[1:])
+    return frozenset()
 
 # After SIGKILL: how long to wait for the kernel to finish the processes off.
 KILL_WAIT = 2.0
@@ -61,13 +180,19 @@ class _Target:
             self.pidfd = None
 
 
-def kill_orphans(processname: str, keep: set[int] = frozenset(), grace: float = 2.0) -> list[int]:
-    """Kill every live process named `processname` except the PIDs in `keep`; their PIDs.
+def kill_orphans(processname: str, keep: set[int] = frozenset(), grace: float = 2.0, *,
+                 owner: Owner, proc: str = "/proc") -> list[int]:
+    """Kill the live processes named `processname` that `owner` owns, but not `keep`; their PIDs.
 
     SIGTERM first, SIGKILL to those still alive after `grace` seconds. Only for a service
-    that is down: it does not ask whose process each one is.
+    that is down. proc: where /proc is, for the ownership reads.
     """
-    targets = _pin(processname, set(keep) | {os.getpid()})
+    if not owner.unit and owner.master is None:
+        LOG.warning("%s processes left behind, if any, are not killed: without the init "
+                    "system's cgroup or the master last seen up, the service's own cannot be "
+                    "told from another user's", processname)
+        return []
+    targets = _pin(processname, set(keep) | {os.getpid()}, owner, proc)
     try:
         killed = [target.pid for target in targets if target.signal(signal.SIGTERM)]
         if killed:
@@ -87,7 +212,7 @@ def kill_orphans(processname: str, keep: set[int] = frozenset(), grace: float = 
             target.close()
 
 
-def _pin(processname: str, keep: set[int]) -> list[_Target]:
+def _pin(processname: str, keep: set[int], owner: Owner, proc: str) -> list[_Target]:
     """The processes to kill, each pinned, then checked to be the one that was listed."""
     targets = []
     for pid in pids_named(processname):
@@ -101,7 +226,15 @@ def _pin(processname: str, keep: set[int]) -> list[_Target]:
         target = _Target(identity, pidfd)
         # Read after pinning and the pinned process still alive after the read: the /proc
         # entry read was this process, not a successor that took over its PID.
-        if identity is None or not is_named(identity, processname) or target.dead():
+        if identity is None or not is_named(identity, processname):
+            target.close()
+            continue
+        owned = owns(owner, identity, proc)
+        if target.dead():
+            target.close()
+            continue
+        if not owned:
+            LOG.info("left %s PID %d alone: not in %s", processname, pid, owner)
             target.close()
             continue
         targets.append(target)

@@ -6,8 +6,8 @@ import os
 from vrmonitor.services.configtest import ConfigGate
 from vrmonitor.services.detect import ServiceState, observe
 from vrmonitor.services.monitor import Outcome
-from vrmonitor.services.orphans import kill_orphans
-from vrmonitor.system.identity import ProcessIdentity
+from vrmonitor.services.orphans import kill_orphans, owner_of
+from vrmonitor.system.identity import PidfileProblem, ProcessIdentity, identify, read_pidfile
 from vrmonitor.system.initsys import RECOVERING, RESET_AND_RESTART, STOPPED, UNKNOWN
 
 LOG = logging.getLogger(__name__)
@@ -41,7 +41,8 @@ def recover(entry, init, override=None, restart_timeout: float = 60.0,
     if test is not None and not test.ok:
         return Outcome("config", test.detail)
     if entry.processname in ORPHAN_PRONE:
-        killed = kill_orphans(entry.processname, grace=ORPHAN_GRACE)
+        killed = kill_orphans(entry.processname, grace=ORPHAN_GRACE,
+                              owner=owner_of(service, init.name, _last_master(entry, seen)))
         if killed:
             LOG.info("killed orphaned %s processes %s before restarting", entry.processname, killed)
     discard_stale_pidfile(entry, seen)
@@ -50,6 +51,22 @@ def recover(entry, init, override=None, restart_timeout: float = 60.0,
         init.reset_failed(service)
     result = init.restart(service, timeout=restart_timeout)
     return Outcome("restarted" if result.ok else "failed", result.detail)
+
+
+def _last_master(entry, seen: ProcessIdentity | None) -> ProcessIdentity | None:
+    """The service's main process as last known: the one seen up, else (a one-shot pass has
+    seen nothing) the dead PID its pidfile names. A PID is not handed out again while it is a
+    live process's session or group id, so the dead master's workers are the only ones with
+    it; a live process on that PID proves nothing, and then there is no master."""
+    if seen is not None:
+        return seen
+    try:
+        pid = read_pidfile(entry.pidfile) if entry.pidfile else None
+    except PidfileProblem:
+        return None
+    if pid is None or identify(pid) is not None:
+        return None
+    return ProcessIdentity(pid, entry.processname, "", 0.0, 0)  # start unknown: not older than any
 
 
 def _back_already(entry, seen: ProcessIdentity | None) -> bool:

@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 from vrmonitor.errors import VrMonitorError
+from vrmonitor.system.locks import open_lock
 
 LOG = logging.getLogger(__name__)
 
@@ -26,8 +27,7 @@ class LockedPidfile:
         self._fd = None
 
     def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        fd = open_lock(self.path)  # only root can open it, so only root can hold it
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -58,9 +58,7 @@ class LockedPidfile:
 
 def check_not_running(pidfile: Path) -> None:
     """Refuse early, in the foreground, so the caller sees the error (after detaching it is lost)."""
-    probe = LockedPidfile(pidfile)
-    probe.path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(probe.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    fd = open_lock(pidfile)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

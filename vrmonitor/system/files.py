@@ -7,38 +7,48 @@ leaves at most a `.<name>.tmp-<pid>-*` file, which the next write of the same ta
 """
 
 import os
-import tempfile
+import secrets
 from pathlib import Path
 
+from vrmonitor.system.safepath import open_folder
+
 TEMP_MARK = ".tmp-"
+CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 def atomic_write(path: str | os.PathLike, data: bytes | str, mode: int = 0o644) -> None:
-    """Replace `path` with `data` atomically and durably; create missing folders."""
+    """Replace `path` with `data` atomically and durably; create missing folders.
+
+    All of it happens through a descriptor of the target's folder, reached without following a
+    symlink another user could have placed (safepath): root never writes through a path that
+    a less privileged user redirected, even in a folder that user owns."""
     target = Path(path)
     if isinstance(data, str):
         data = data.encode("utf-8")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale_temps(target)
+    folder = open_folder(target.parent, create=True)
     try:
-        fd, temp = tempfile.mkstemp(prefix=f".{target.name}{TEMP_MARK}{os.getpid()}-",
-                                    dir=target.parent)
-    except OSError as exc:
-        raise _naming(target, exc) from exc
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fchmod(handle.fileno(), mode)
-            os.fsync(handle.fileno())
-        os.replace(temp, target)
-    except OSError as exc:
-        _unlink_quietly(temp)
-        raise _naming(target, exc) from exc
-    except BaseException:
-        _unlink_quietly(temp)
-        raise
-    fsync_dir(target.parent)
+        _remove_stale_temps(folder, target.name)
+        temp = f".{target.name}{TEMP_MARK}{os.getpid()}-{secrets.token_hex(4)}"
+        try:
+            fd = os.open(temp, CREATE_FLAGS, 0o600, dir_fd=folder)
+        except OSError as exc:
+            raise _naming(target, exc) from exc
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fchmod(handle.fileno(), mode)
+                os.fsync(handle.fileno())
+            os.replace(temp, target.name, src_dir_fd=folder, dst_dir_fd=folder)
+        except OSError as exc:
+            _unlink_quietly(temp, folder)
+            raise _naming(target, exc) from exc
+        except BaseException:
+            _unlink_quietly(temp, folder)
+            raise
+        os.fsync(folder)
+    finally:
+        os.close(folder)
 
 
 def _naming(target: Path, exc: OSError) -> OSError:
@@ -49,26 +59,26 @@ def _naming(target: Path, exc: OSError) -> OSError:
 
 
 def fsync_dir(folder: str | os.PathLike) -> None:
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    fd = open_folder(folder)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
 
 
-def _remove_stale_temps(target: Path) -> None:
-    """Delete temporaries of `target` left by writers that no longer run."""
-    prefix = f".{target.name}{TEMP_MARK}"
+def _remove_stale_temps(folder: int, name: str) -> None:
+    """Delete temporaries of `name` left by writers that no longer run."""
+    prefix = f".{name}{TEMP_MARK}"
     try:
-        names = os.listdir(target.parent)
+        names = os.listdir(folder)
     except OSError:
         return
-    for name in names:
-        if not name.startswith(prefix):
+    for entry in names:
+        if not entry.startswith(prefix):
             continue
-        pid_text = name[len(prefix):].split("-", 1)[0]
+        pid_text = entry[len(prefix):].split("-", 1)[0]
         if pid_text.isdigit() and not _pid_alive(int(pid_text)):
-            _unlink_quietly(target.parent / name)
+            _unlink_quietly(entry, folder)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -81,8 +91,8 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def _unlink_quietly(path: str | os.PathLike) -> None:
+def _unlink_quietly(name: str, folder: int) -> None:
     try:
-        os.unlink(path)
+        os.unlink(name, dir_fd=folder)
     except FileNotFoundError:
         pass

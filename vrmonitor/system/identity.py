@@ -16,9 +16,12 @@ from dataclasses import dataclass, field
 
 import psutil
 
+from vrmonitor.system.safepath import read_regular, readable_by_others
+
 # /proc/PID/comm holds at most 15 characters of the name.
 COMM_LENGTH = 15
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+PIDFILE_LIMIT = 64  # a PID and a newline, with room; the rest of a longer file is not read
 
 
 @dataclass(frozen=True)
@@ -65,20 +68,37 @@ class PidfileProblem(Exception):
     """The pidfile is absent, unreadable or does not hold a PID; str() says which."""
 
 
-def read_pidfile(path: str) -> int:
-    """The PID in `path` (first line, surrounding whitespace ignored)."""
+@dataclass(frozen=True)
+class Pidfile:
+    pid: int
+    written: float  # mtime, on the kernel's clock of file times
+
+
+def load_pidfile(path: str) -> Pidfile:
+    """The PID in `path` (first line, surrounding whitespace ignored), and when it was written.
+
+    A pidfile's folder often belongs to the service's user, who can put a FIFO or a symlink in
+    its place: it is read as untrusted input (safepath.read_regular), and its content is quoted
+    in a reason only when anyone may read the file anyway (reasons reach daemon.json)."""
     try:
-        with open(path, "rb") as handle:
-            text = handle.read(64)
+        text, info = read_regular(path, PIDFILE_LIMIT)
     except FileNotFoundError:
         raise PidfileProblem(f"pidfile {path} is missing") from None
     except OSError as exc:
         raise PidfileProblem(f"pidfile {path} cannot be read: {exc.strerror}") from None
     first = text.split(b"\n", 1)[0].strip()
     if not first.isdigit() or int(first) <= 0:
+        if not readable_by_others(info):
+            raise PidfileProblem(f"pidfile {path} does not hold a PID (its content is not "
+                                 f"shown: mode {info.st_mode & 0o777:04o})")
         shown = first[:20].decode("ascii", "replace") if first else "nothing"
         raise PidfileProblem(f"pidfile {path} holds {shown!r}, not a PID")
-    return int(first)
+    return Pidfile(int(first), info.st_mtime)
+
+
+def read_pidfile(path: str) -> int:
+    """The PID in `path` (see load_pidfile)."""
+    return load_pidfile(path).pid
 
 
 def identify(pid: int) -> ProcessIdentity | None:

@@ -1,0 +1,21 @@
+"""health-history.json: each check's last results, for `vrmonitor status` and the Prometheus
+export. Its shape, and its reading as untrusted input (a damaged file is set aside; the next
+health run writes a new one)."""
+
+from pathlib import Path
+
+from vrmonitor.system import state_file as sf
+
+RESULT = sf.record(time=sf.number(), status=sf.text, duration_ms=sf.number(), message=sf.text)
+# Runs are written oldest first, never an empty list: readers take the last one.
+HISTORY = sf.table(sf.list_of(RESULT, min_items=1))
+
+
+def history_file(paths) -> Path:
+    return paths.state_dir / "health-history.json"
+
+
+def read_history(path: Path) -> dict:
+    """{check name: [runs, oldest first]}; {} when absent or damaged."""
+    history = sf.load(path, HISTORY)
+    return history if history is not None else {}
