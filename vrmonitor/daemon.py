@@ -23,7 +23,7 @@ from vrmonitor.config.settings import load_settings
 from vrmonitor.errors import ConfigError
 from vrmonitor.export import prometheus
 from vrmonitor.export.loop_lag import LoopLag
-from vrmonitor.health.history import history_file, read_history
+from vrmonitor.health.history import read_history
 from vrmonitor.health.run import HealthEngine
 from vrmonitor.health.scheduler import HealthScheduler
 from vrmonitor.paths import Paths
@@ -253,7 +253,7 @@ class Daemon:
 
     def _export(self) -> None:
         """The Prometheus textfile; a failure is logged, never fatal."""
-        checks = read_history(history_file(self.paths))
+        checks = read_history(self.paths.health_history)
         run_times = {}
         for kind in ("basic", "advanced"):
             try:

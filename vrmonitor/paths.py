@@ -43,6 +43,11 @@ class Paths:
         return self.state_dir / "daemon.json"
 
     @property
+    def health_history(self) -> Path:
+        """Each check's last results, for `vrmonitor status` and the Prometheus export."""
+        return self.state_dir / "health-history.json"
+
+    @property
     def run_dir(self) -> Path:
         return self.under("/run/vrmonitor")
 

@@ -15,7 +15,7 @@ def run(args, context) -> int:
     import json
     import time
 
-    from vrmonitor.health.history import history_file, read_history
+    from vrmonitor.health.history import read_history
     from vrmonitor.services.saved_state import read_daemon_state
     from vrmonitor.system.identity import still_running
 
@@ -25,7 +25,7 @@ def run(args, context) -> int:
     if state is not None and "pid" in state:
         running = still_running(state["pid"], state.get("started_ticks"))
     services = state.get("services", {}) if state is not None else {}
-    checks = read_history(history_file(context.paths))
+    checks = read_history(context.paths.health_history)
     failing = sorted(name for name, s in services.items() if s.get("state") != "up")
     failing += sorted(name for name, runs in checks.items() if runs and runs[-1].get("status") != "pass")
 

@@ -25,27 +25,12 @@ import time
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 
+from vrmonitor.diagnostics.ping_output import icmp4_text
+
 ECHO_REPLY, DEST_UNREACH, ECHO_REQUEST, TIME_EXCEEDED = 0, 3, 8, 11
 PAYLOAD = bytes(range(16, 16 + 56))  # the 56 data bytes of a default ping
 RECEIVE_SIZE = 65535
 SO_ATTACH_FILTER = 26  # asm-generic/socket.h; the socket module does not name it
-
-# Texts of ICMP errors as iputils ping prints them.
-UNREACHABLE = {
-    0: "Destination Net Unreachable",
-    1: "Destination Host Unreachable",
-    2: "Destination Protocol Unreachable",
-    3: "Destination Port Unreachable",
-    4: "Frag needed and DF set",
-    5: "Source Route Failed",
-    6: "Destination Net Unknown",
-    7: "Destination Host Unknown",
-    9: "Destination Net Prohibited",
-    10: "Destination Host Prohibited",
-    13: "Communication prohibited by filter",
-}
-EXCEEDED = {0: "Time to live exceeded", 1: "Frag reassembly time exceeded"}
-
 
 def _layers():
     """scapy's IPv4 layers, imported on first use.
@@ -82,12 +67,12 @@ class EchoError:
     seq: int
     kind: int
     code: int
+    info: int = 0  # the ICMP header's second word: the next-hop MTU of "Frag needed"
 
     @property
     def text(self) -> str:
-        if self.kind == DEST_UNREACH:
-            return UNREACHABLE.get(self.code, f"Dest Unreachable, Bad Code: {self.code}")
-        return EXCEEDED.get(self.code, f"Time exceeded, Bad Code: {self.code}")
+        """As iputils ping prints it (ping_output holds the one table)."""
+        return icmp4_text(self.kind, self.code, self.info)
 
 
 class EchoSocket:
@@ -167,7 +152,8 @@ class EchoSocket:
             if quoted.type != ECHO_REQUEST or quoted.id != self.ident:
                 return None
             return EchoError(source=packet.src, target=quoted.underlayer.dst, ident=quoted.id,
-                             seq=quoted.seq, kind=icmp.type, code=icmp.code)
+                             seq=quoted.seq, kind=icmp.type, code=icmp.code,
+                             info=icmp.nexthopmtu if icmp.type == DEST_UNREACH and icmp.code == 4 else 0)
         return None
 
 

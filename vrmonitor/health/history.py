@@ -11,10 +11,6 @@ RESULT = sf.record(time=sf.number(), status=sf.text, duration_ms=sf.number(), me
 HISTORY = sf.table(sf.list_of(RESULT, min_items=1))
 
 
-def history_file(paths) -> Path:
-    return paths.state_dir / "health-history.json"
-
-
 def read_history(path: Path) -> dict:
     """{check name: [runs, oldest first]}; {} when absent or damaged."""
     history = sf.load(path, HISTORY)

@@ -7,7 +7,6 @@ waits for it (up to `[health] run_wait` seconds). If that run finished after the
 the caller takes its results instead of writing the same files again.
 """
 
-import fcntl
 import json
 import logging
 import os
@@ -26,7 +25,7 @@ from vrmonitor.health.history import read_history
 from vrmonitor.health.runner import run_checks
 from vrmonitor.paths import Paths
 from vrmonitor.system.files import atomic_write
-from vrmonitor.system.locks import held, open_lock
+from vrmonitor.system.locks import held, open_lock, try_acquire
 
 LOG = logging.getLogger(__name__)
 
@@ -71,8 +70,8 @@ class HealthEngine:
         deadline = time.monotonic() + (self.settings.run_wait if wait is None else wait)
         fd = open_lock(self.paths.run_dir / f"health-{kind}.lock")  # root's alone: system.locks
         try:
-            waited = not _try_lock(fd)
-            while waited and not _try_lock(fd):
+            waited = not try_acquire(fd)
+            while waited and not try_acquire(fd):
                 if time.monotonic() >= deadline:
                     raise RunTimeout(f"a {kind} health run is still in progress after "
                                      f"{self.settings.run_wait if wait is None else wait:g} s")
@@ -130,7 +129,7 @@ class HealthEngine:
 
     def _remember(self, results) -> None:
         """The last [health] history results of every check, for `vrmonitor status`."""
-        path = self.paths.state_dir / "health-history.json"
+        path = self.paths.health_history
         # Basic and advanced runs hold different run locks: this read-modify-write takes its own.
         lock = self.paths.run_dir / "health-history.lock"
         try:
@@ -152,14 +151,6 @@ class HealthEngine:
             atomic_write(path, json.dumps(history, indent=1) + "\n")
         except OSError as exc:
             LOG.error("cannot write %s: %s", path, exc)
-
-
-def _try_lock(fd: int) -> bool:
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return True
-    except BlockingIOError:
-        return False
 
 
 def _mtime(path: Path) -> float:

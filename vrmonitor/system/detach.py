@@ -4,13 +4,12 @@ The pidfile is locked (flock) for the daemon's whole life, so "already running" 
 the lock, not by a PID that may have been reused; a pidfile left by a crash is simply re-locked.
 """
 
-import fcntl
 import logging
 import os
 from pathlib import Path
 
 from vrmonitor.errors import VrMonitorError
-from vrmonitor.system.locks import open_lock
+from vrmonitor.system.locks import open_lock, try_acquire
 
 LOG = logging.getLogger(__name__)
 
@@ -27,13 +26,7 @@ class LockedPidfile:
         self._fd = None
 
     def acquire(self) -> None:
-        fd = open_lock(self.path)  # only root can open it, so only root can hold it
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.read(fd, 32).decode(errors="replace").strip() or "?"
-            os.close(fd)
-            raise AlreadyRunning(f"already running as PID {holder} (pidfile {self.path} is locked)") from None
+        fd = _lock_or_refuse(self.path)
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
         os.fsync(fd)
@@ -58,14 +51,18 @@ class LockedPidfile:
 
 def check_not_running(pidfile: Path) -> None:
     """Refuse early, in the foreground, so the caller sees the error (after detaching it is lost)."""
+    os.close(_lock_or_refuse(pidfile))
+
+
+def _lock_or_refuse(pidfile: Path) -> int:
+    """The pidfile's descriptor, locked; AlreadyRunning naming the holder when another holds it.
+    Only root can open it (system.locks), so only root can hold it."""
     fd = open_lock(pidfile)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        holder = os.read(fd, 32).decode(errors="replace").strip() or "?"
-        raise AlreadyRunning(f"already running as PID {holder} (pidfile {pidfile} is locked)") from None
-    finally:
-        os.close(fd)
+    if try_acquire(fd):
+        return fd
+    holder = os.read(fd, 32).decode(errors="replace").strip() or "?"
+    os.close(fd)
+    raise AlreadyRunning(f"already running as PID {holder} (pidfile {pidfile} is locked)")
 
 
 def daemon_context(pidfile: Path):
