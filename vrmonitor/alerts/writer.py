@@ -25,7 +25,7 @@ from vrmonitor.cloudstack.alert_line import SEVERITIES, clean_text, format_line
 from vrmonitor.cloudstack.utf8 import escaped
 from vrmonitor.paths import Paths
 from vrmonitor.system.boot import read_boot_id
-from vrmonitor.system.safepath import open_folder
+from vrmonitor.system.safepath import open_in
 
 LOG = logging.getLogger(__name__)
 APPEND_FLAGS = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
@@ -160,14 +160,8 @@ def _append(path: Path, data: bytes) -> None:
 
     A write the disk refuses part-way (ENOSPC) is cut back off, so no torn line is left for a
     reader; the OSError names the file."""
-    folder = open_folder(path.parent, create=True)  # no symlink another user placed
-    try:
-        # Never through a symlink, never blocked by a FIFO: an ordinary file or an error.
-        fd = os.open(path.name, APPEND_FLAGS, 0o644, dir_fd=folder)
-    except OSError as exc:
-        raise OSError(exc.errno, exc.strerror, str(path)) from None
-    finally:
-        os.close(folder)
+    # Never through a symlink, never blocked by a FIFO: an ordinary file or an error.
+    fd = open_in(path, APPEND_FLAGS, 0o644, create=True)
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from vrmonitor.system.safepath import open_folder
+from vrmonitor.system.safepath import open_folder, open_in
 
 POLL = 0.01
 OPEN_FLAGS = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
@@ -43,13 +43,7 @@ def open_lock(path: str | os.PathLike) -> int:
     """A descriptor of lock file `path`, in a private folder, mode 0600, owned by this user."""
     path = Path(path)
     private_folder(path.parent)
-    folder = open_folder(path.parent)
-    try:
-        fd = os.open(path.name, OPEN_FLAGS, 0o600, dir_fd=folder)
-    except OSError as exc:
-        raise OSError(exc.errno, exc.strerror, str(path)) from None
-    finally:
-        os.close(folder)
+    fd = open_in(path, OPEN_FLAGS, 0o600)
     info = os.fstat(fd)
     if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid():
         os.close(fd)

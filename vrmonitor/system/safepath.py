@@ -66,22 +66,29 @@ def open_folder(path: str | os.PathLike, create: bool = False, mode: int = 0o755
         raise OSError(exc.errno, exc.strerror, path) from None
 
 
+def open_in(path: str | os.PathLike, flags: int, mode: int = 0o644, create: bool = False) -> int:
+    """os.open of `path`'s last component (never followed: O_NOFOLLOW is added) inside its
+    folder reached by open_folder; `create` makes missing folders. OSError names `path`; a
+    symlink in the last component is UnsafePath."""
+    path = os.fspath(path)
+    folder = open_folder(os.path.dirname(os.path.abspath(path)), create=create)
+    try:
+        return os.open(os.path.basename(path), flags | os.O_NOFOLLOW, mode, dir_fd=folder)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise UnsafePath(errno.ELOOP, "a symlink, not followed", path) from None
+        raise OSError(exc.errno, exc.strerror, path) from None
+    finally:
+        os.close(folder)
+
+
 def read_regular(path: str | os.PathLike, limit: int) -> tuple[bytes, os.stat_result]:
     """The first `limit` bytes of regular file `path`, and its status.
 
     Never blocks (a FIFO is refused, not opened for a writer to appear), never follows a
     symlink that another user could have placed. Raises OSError naming `path`."""
     path = os.fspath(path)
-    folder = open_folder(os.path.dirname(os.path.abspath(path)))
-    try:
-        try:
-            fd = os.open(os.path.basename(path), READ_FLAGS, dir_fd=folder)
-        except OSError as exc:
-            if exc.errno == errno.ELOOP:
-                raise UnsafePath(errno.ELOOP, "a symlink, not followed", path) from None
-            raise OSError(exc.errno, exc.strerror, path) from None
-    finally:
-        os.close(folder)
+    fd = open_in(path, READ_FLAGS)
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
