@@ -50,13 +50,17 @@ def failing(daemon: LiveDaemon, expected: str | None) -> None:
 
 
 def basic_check_running(vm: VmRoot) -> bool:
-    """A check of a basic run is running (its argument is the kind)."""
+    """A check of a basic run is running (its argument is the kind) and past its first lines: it
+    has started its `sleep`. An exec'd check whose shell has not yet opened its script would die
+    of the folder's removal, which is not what the tests using this mean to do."""
     for pid in vm.running_checks():
         try:
-            if Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[-2:-1] == [b"basic"]:
-                return True
-        except FileNotFoundError:
+            kind = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[-2:-1]
+            sleeping = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        except (FileNotFoundError, ProcessLookupError):
             continue
+        if kind == [b"basic"] and sleeping:
+            return True
     return False
 
 
