@@ -28,15 +28,8 @@ TIME = re.compile(r"  \d+\.\d{3}ms$")
 ROUTER_NAME = "router.vra.test"
 
 
-def require_root() -> None:
-    if os.geteuid() != 0:
-        pytest.fail("the arping comparison tests need root (network namespaces, packet "
-                    "sockets); CI runs them as root", pytrace=False)
-
-
 @pytest.fixture(scope="module")
-def topo():
-    require_root()
+def topo(needs_root):
     with topology("vra") as topo:
         with resolver_files(topo.host):
             yield topo

@@ -37,12 +37,6 @@ UNROUTED6 = "fd18:99::1"  # inside the topology's ULA, routed nowhere: the route
 TOKEN_WAIT = 1.5
 
 
-def require_root() -> None:
-    if os.geteuid() != 0:
-        pytest.fail("the traceroute comparison tests need root (network namespaces, raw "
-                    "sockets); CI runs them as root", pytrace=False)
-
-
 class resolver_files:
     """/etc/netns/<ns>/hosts and nsswitch.conf for the namespace's name lookups."""
 
@@ -69,8 +63,7 @@ class resolver_files:
 
 
 @pytest.fixture(scope="module")
-def topo():
-    require_root()
+def topo(needs_root):
     with topology("vra") as topo:
         with resolver_files(topo.host):
             yield topo
