@@ -16,7 +16,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
+from tests.conftest import require_root
 
 PROJECT = Path(__file__).resolve().parents[1]
 ENV = {"PYTHONPATH": str(PROJECT), "PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
@@ -25,16 +25,10 @@ FAST_SERVICES_TOML = ("[services]\nverify_interval = 0.5\nbackoff_initial = 0.1\
                       "restart_attempts = 100\n")
 
 
-def require_root(what: str) -> None:
-    if os.geteuid() != 0:
-        pytest.fail(f"{what} needs root (an init script in /etc/init.d, `service`); CI runs it as root",
-                    pytrace=False)
-
-
 @contextmanager
 def temporary_vm(tag: str, what: str, **options):
     """A VmRoot in a new temporary folder (root needed for `what`), cleaned up and removed after."""
-    require_root(what)
+    require_root(what, "an init script in /etc/init.d, `service`")
     folder = Path(tempfile.mkdtemp(prefix=f"vrmonitor-{tag}-{os.getpid()}-"))
     vm = VmRoot(folder, tag=tag, **options)
     try:
@@ -71,16 +65,6 @@ def sleeping_router(folder: Path, extra_folders: tuple[str, ...] = ()):
     finally:
         sleeper.kill()
         sleeper.wait()
-
-
-def wait_for(condition, what: str, within: float = 20.0, step: float = 0.01):
-    end = time.monotonic() + within
-    while time.monotonic() < end:
-        value = condition()
-        if value:
-            return value
-        time.sleep(step)
-    raise AssertionError(f"not within {within} s: {what}")
 
 
 def check_script(kind: str, seconds: float, status: int, text: str) -> str:

@@ -24,7 +24,9 @@ from tests.bench.report import Row
 from tests.bench.slices import Slices
 from tests.faults import router_load
 from tests.faults.router_load import Churn, burst, call_mix
-from tests.vmroot import VmRoot, require_root, wait_for
+from tests.conftest import require_root
+from tests.vmroot import VmRoot
+from tests.waiting import wait_for
 from vrmonitor.export.prometheus import LAG_HISTOGRAM
 
 GOAL = 0.050  # seconds: issue 8's p99 goal

@@ -16,7 +16,8 @@ import sys
 import threading
 from pathlib import Path
 
-from tests.vmroot import ENV, VmRoot, wait_for
+from tests.vmroot import ENV, VmRoot
+from tests.waiting import wait_for
 
 
 class LiveDaemon:

@@ -19,7 +19,8 @@ from subprocess import CompletedProcess
 
 from tests.faults.live_daemon import LiveDaemon
 from tests.faults.ms_poller import ALERTS, FIRST_POLL, RESULTS, AlertPoller, call_entry_point, install_entry_points
-from tests.vmroot import FAST_SERVICES_TOML, VmRoot, check_script, wait_for
+from tests.vmroot import FAST_SERVICES_TOML, VmRoot, check_script
+from tests.waiting import wait_for
 from vrmonitor.alerts.writer import AlertWriter
 from vrmonitor.paths import Paths
 

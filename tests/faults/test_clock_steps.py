@@ -31,7 +31,9 @@ import pytest
 from tests.faults.fake_clock import FakeClock, require_libfaketime
 from tests.faults.live_daemon import LiveDaemon, results
 from tests.faults.ms_poller import AlertPoller, install_entry_points
-from tests.vmroot import FAST_SERVICES_TOML, VmRoot, require_root, wait_for
+from tests.conftest import require_root
+from tests.vmroot import FAST_SERVICES_TOML, VmRoot
+from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.root, pytest.mark.faults, pytest.mark.slow]
 

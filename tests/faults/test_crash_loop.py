@@ -22,7 +22,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.vmroot import VmRoot, require_root, wait_for
+from tests.conftest import require_root
+from tests.vmroot import VmRoot
+from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.root, pytest.mark.faults, pytest.mark.slow, pytest.mark.long]
 

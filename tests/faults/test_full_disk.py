@@ -22,7 +22,9 @@ import pytest
 
 from tests.faults.live_daemon import LiveDaemon, results
 from tests.faults.mount_namespace import MountNamespace
-from tests.vmroot import FAST_SERVICES_TOML, VmRoot, check_script, require_root, wait_for
+from tests.conftest import require_root
+from tests.vmroot import FAST_SERVICES_TOML, VmRoot, check_script
+from tests.waiting import wait_for
 from vrmonitor.cloudstack.alert_line import parse_line
 
 pytestmark = [pytest.mark.root, pytest.mark.faults, pytest.mark.slow]

@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from tests.faults.live_daemon import LiveDaemon, results
-from tests.vmroot import FAST_SERVICES_TOML, VmRoot, check_script, temporary_vm, wait_for
+from tests.vmroot import FAST_SERVICES_TOML, VmRoot, check_script, temporary_vm
+from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.root, pytest.mark.faults, pytest.mark.slow]
 

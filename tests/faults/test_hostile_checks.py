@@ -19,7 +19,8 @@ import pytest
 
 from tests.faults.live_daemon import LiveDaemon, results
 from tests.procs import process_state
-from tests.vmroot import FAST_SERVICES_TOML, VmRoot, temporary_vm, wait_for
+from tests.vmroot import FAST_SERVICES_TOML, VmRoot, temporary_vm
+from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.root, pytest.mark.faults, pytest.mark.slow]
 

@@ -28,7 +28,9 @@ import pytest
 
 from tests.faults.live_daemon import LiveDaemon, results
 from tests.faults.ms_poller import AlertPoller, install_entry_points
-from tests.vmroot import ENV, FAST_SERVICES_TOML, VmRoot, check_script, require_root, wait_for
+from tests.conftest import require_root
+from tests.vmroot import ENV, FAST_SERVICES_TOML, VmRoot, check_script
+from tests.waiting import wait_for
 from vrmonitor.alerts.store import AlertStore
 from vrmonitor.paths import Paths
 from vrmonitor.system.files import TEMP_MARK

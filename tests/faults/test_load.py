@@ -17,7 +17,9 @@ from tests.faults.ms_poller import ALERTS, FIRST_POLL, ms_answer
 from tests.faults.router_load import (EXPECTED, MAX_BYTES, SECTION, SERVICE_ENTRY, Churn, build,
                                       burst, call_mix, start)
 from tests.ms_parsers import health_results, router_alerts
-from tests.vmroot import VmRoot, require_root, wait_for
+from tests.conftest import require_root
+from tests.vmroot import VmRoot
+from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.root, pytest.mark.faults, pytest.mark.slow]
 

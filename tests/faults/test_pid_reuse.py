@@ -26,7 +26,9 @@ from pathlib import Path
 import pytest
 
 from tests.procs import wait_until_dead
-from tests.vmroot import FAST_SERVICES_TOML, VmRoot, require_root, wait_for
+from tests.conftest import require_root
+from tests.vmroot import FAST_SERVICES_TOML, VmRoot
+from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.root, pytest.mark.faults]
 

@@ -16,7 +16,8 @@ import time
 import pytest
 
 from tests.faults.fake_clock import FakeClock, require_libfaketime
-from tests.vmroot import FAST_SERVICES_TOML, VmRoot, temporary_vm, wait_for
+from tests.vmroot import FAST_SERVICES_TOML, VmRoot, temporary_vm
+from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.root, pytest.mark.faults]
 

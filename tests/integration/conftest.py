@@ -22,6 +22,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from tests.conftest import require_root
 from tests.procs import host_pids_named
 from vrmonitor.system.identity import PidfileProblem, identify, is_named, read_pidfile
 from vrmonitor.system.process import Completed, run
@@ -55,10 +56,6 @@ backend vrmonitor_test
 """
 
 
-def require_root() -> None:
-    if os.geteuid() != 0:
-        pytest.fail("the real-daemon tests need root (they start sshd, dnsmasq, haproxy and "
-                    "apache2 through `service`); CI runs them as root", pytrace=False)
 
 
 def service(servicename: str, action: str, timeout: float = SERVICE_TIMEOUT) -> Completed:
@@ -190,7 +187,7 @@ def _kill_left_behind(processname: str) -> list[int]:
 @contextmanager
 def started(daemon: RealDaemon, edits: dict[str, str | None]):
     """Edit the files, start the service, yield; then stop, clean up and restore."""
-    require_root()
+    require_root("the real-daemon tests", "they start sshd, dnsmasq, haproxy and apache2 through `service`")
     _refuse_if_running(daemon.processname, daemon.servicename)
     _refuse_if_port_taken(daemon.host, daemon.port, udp=daemon.probe == "dns")
     pidfile_existed = os.path.exists(daemon.pidfile)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import require_root
 from tests.ms_parsers import AGENT_ENV, Answer, filesystem_writable
 from vrmonitor.cli import main as cli_main
 
@@ -49,15 +50,11 @@ os.execv(script, [script])
 """
 
 
-def require_root() -> None:
-    if os.geteuid() != 0:
-        pytest.fail("the read-only file system tests mount file systems in a private mount "
-                    "namespace: they need root (CI runs them as root)", pytrace=False)
 
 
 @pytest.fixture
 def vm(tmp_path):
-    require_root()
+    require_root("the read-only file system tests", "they mount file systems in a private mount namespace")
     root = tmp_path / "vm"
     (root / "var/cache/cloud").mkdir(parents=True)
     (root / "root").mkdir()

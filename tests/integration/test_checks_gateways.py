@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import require_root
 from vrmonitor.checks.gateways import BACKUP_SKIP
 from vrmonitor.cli import main as cli_main
 
@@ -29,10 +30,8 @@ ANSWERS, ALSO_ANSWERS, SILENT = "198.18.1.1", "198.18.1.5", "198.18.2.1"
 ABSENT, NO_ROUTE, BEYOND = "198.18.1.9", "198.18.200.1", "198.19.255.1"
 
 
-def require_root() -> None:
-    if os.geteuid() != 0:
-        pytest.fail("the gateway tests create network namespaces and send ICMP: they need root "
-                    "(CI runs them as root)", pytrace=False)
+# Why these tests need root, for require_root.
+ROOT_NEEDED = ("the gateway tests", "they create network namespaces and send ICMP")
 
 
 def ip(*args: str) -> None:
@@ -47,7 +46,7 @@ def sysctl(namespace: str, setting: str) -> None:
 @pytest.fixture(scope="module")
 def network():
     """The three namespaces; their names. Deleted (with their veths) whatever happens."""
-    require_root()
+    require_root(*ROOT_NEEDED)
     tag = f"vrmgw{os.getpid()}"
     router, first, second = f"{tag}r", f"{tag}g1", f"{tag}g2"
     created = []
@@ -145,7 +144,7 @@ def test_a_backup_router_skips_4163(network, vm):
 
 
 def test_echo_on_loopback():
-    require_root()
+    require_root(*ROOT_NEEDED)
     from vrmonitor.diagnostics.icmp import echo
 
     outcomes = echo(["127.0.0.1"], attempts=3, timeout=1.0)
@@ -166,14 +165,14 @@ def test_echo_does_not_load_scapy_all():
             "echo(['127.0.0.1'], attempts=1, timeout=0.5)\n"
             "assert 'scapy.all' not in sys.modules, 'scapy.all was imported'\n"
             "assert 'scapy.layers.inet' in sys.modules\n")
-    require_root()
+    require_root(*ROOT_NEEDED)
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           cwd=Path(__file__).resolve().parents[2], timeout=60)
     assert (done.returncode, done.stderr) == (0, "")
 
 
 def test_the_kernel_filter_keeps_other_identifiers_replies_out():
-    require_root()
+    require_root(*ROOT_NEEDED)
     import time
 
     from vrmonitor.diagnostics.icmp import EchoReply, EchoSocket

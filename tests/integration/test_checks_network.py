@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import require_root
 from vrmonitor.cloudstack.install import install
 from vrmonitor.paths import Paths
 
@@ -51,10 +52,8 @@ SAMPLE_VMS = ("vmName=vm-1,macAddress=02:00:4c:5f:00:01,ip=198.19.1.10,dhcp=true
 A15_VM = "vmName=vm-1,macAddress=02:00:4c:5f:00:01,ip=10.1.1.10"
 
 
-def require_root() -> None:
-    if os.geteuid() != 0:
-        pytest.fail("the network check tests need root (network namespaces, iptables, dnsmasq, "
-                    "haproxy -c); CI runs them as root", pytrace=False)
+# Why these tests need root, for require_root.
+ROOT_NEEDED = ("the network check tests", "network namespaces, iptables, dnsmasq, haproxy -c")
 
 
 def cmd(*argv: str, timeout: float = 30) -> str:
@@ -68,7 +67,7 @@ def cmd(*argv: str, timeout: float = 30) -> str:
 @pytest.fixture
 def vm(tmp_path):
     """A router root with every entry point and built-in check installed (compat install)."""
-    require_root()
+    require_root(*ROOT_NEEDED)
     root = tmp_path / "vm"
     for folder in ("root", "etc/haproxy"):
         (root / folder).mkdir(parents=True)
@@ -106,7 +105,7 @@ _numbers = itertools.count()
 @contextmanager
 def namespace():
     """A new network namespace with lo up; deleted afterwards whatever happened."""
-    require_root()
+    require_root(*ROOT_NEEDED)
     name = f"vrmt-chk-{os.getpid()}-{next(_numbers)}"
     cmd(IP, "netns", "add", name)
     try:
@@ -237,7 +236,7 @@ def test_dhcp_and_dns_on_files_dnsmasq_serves(hosts_sample, vm, tmp_path):
 
 def test_dnsmasq_test_parses_the_lines(tmp_path):
     """The control for assert_dnsmasq_test_accepts: a bad dhcphosts line is refused."""
-    require_root()
+    require_root(*ROOT_NEEDED)
     bad = tmp_path / "dhcphosts.txt"
     bad.write_text((DATA / "dhcphosts.txt").read_text() + "02:00:zz:5f:00:09,198.19.1.19,vm-9\n")
     with pytest.raises(AssertionError, match="bad hex constant"):

@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+from tests.waiting import wait_for
+
 PROJECT = Path(__file__).resolve().parents[2]
 ENV = {"PYTHONPATH": str(PROJECT), "PATH": "/usr/bin:/bin:/usr/sbin:/sbin"}
 
@@ -25,16 +27,6 @@ def router_root(tmp_path: Path) -> Path:
         (root / folder).mkdir(exist_ok=True)
         os.chmod(root / folder, 0o755)
     return root
-
-
-def wait_for(condition, what: str, within: float = 20.0):
-    end = time.monotonic() + within
-    while time.monotonic() < end:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"not within {within} s: {what}")
 
 
 def test_sighup_with_a_broken_config_keeps_the_last_good_one(tmp_path):

@@ -28,7 +28,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.vmroot import FAST_SERVICES_TOML, VmRoot, check_script, require_root, wait_for
+from tests.conftest import require_root
+from tests.vmroot import FAST_SERVICES_TOML, VmRoot, check_script
+from tests.waiting import wait_for
 from vrmonitor.cloudstack.alert_line import SEVERITIES, parse_line
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]

@@ -34,6 +34,8 @@ from pathlib import Path
 import pytest
 
 from tests import ms_parsers
+from tests.conftest import require_root
+from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 
@@ -86,10 +88,6 @@ sys.stdin.read()
 """
 
 
-def require_root() -> None:
-    if os.geteuid() != 0:
-        pytest.fail("the end-to-end test needs root (network and mount namespaces, sshd on port "
-                    "3922); CI runs it as root", pytrace=False)
 
 
 def run(argv, timeout: float = 60, **kwargs) -> subprocess.CompletedProcess:
@@ -100,18 +98,6 @@ def checked(argv, **kwargs) -> subprocess.CompletedProcess:
     done = run(argv, **kwargs)
     assert done.returncode == 0, f"{argv}: exit {done.returncode}: {done.stderr.strip()}"
     return done
-
-
-def wait_for(condition, what: str, within: float = WITHIN, alive=None):
-    end = time.monotonic() + within
-    while time.monotonic() < end:
-        value = condition()
-        if value:
-            return value
-        if alive is not None:
-            alive()
-        time.sleep(0.05)
-    raise AssertionError(f"not within {within} s: {what}")
 
 
 def host_mounts(own_prefix: str) -> list[str]:
@@ -290,12 +276,12 @@ esac
         self.sshd = subprocess.Popen(self.inside("/usr/sbin/sshd", "-D", "-e", "-f", str(config)),
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE, text=True, env=ENV)
-        wait_for(lambda: self.ssh("true").returncode == 0, "sshd accepts the key on port 3922",
+        wait_for(lambda: self.ssh("true").returncode == 0, "sshd accepts the key on port 3922", within=WITHIN,
                  alive=lambda: self._alive(self.sshd, "sshd"))
 
     def start_service(self) -> int:
         checked(self.inside("service", SERVICE, "start"), env=ENV)
-        return wait_for(self.service_pid, "the service's pidfile")
+        return wait_for(self.service_pid, "the service's pidfile", within=WITHIN)
 
     def service_pid(self) -> int | None:
         """The pidfile's PID when it is a live `sleep` this test started (marked environment)."""
@@ -402,7 +388,7 @@ esac
 
 @pytest.fixture
 def router():
-    require_root()
+    require_root("the end-to-end test", "network and mount namespaces, sshd on port 3922")
     scratch = Path(tempfile.mkdtemp(prefix="vrmonitor-e2e-"))
     r = Router(scratch)
     mounts_before = host_mounts(r.tag)
@@ -444,14 +430,14 @@ def test_the_management_server_polls_alerts_results_and_diagnostics_over_ssh(rou
         # nsenter enters the namespaces, then execs the daemon: wait for it, do not race it.
         router_ns = os.readlink(f"/proc/{r.launcher.pid}/ns/{ns}")
         wait_for(lambda: os.readlink(f"/proc/{r.daemon.pid}/ns/{ns}") == router_ns,
-                 f"the daemon in the router's {ns} namespace", alive=r.daemon_alive)
+                 f"the daemon in the router's {ns} namespace", within=WITHIN, alive=r.daemon_alive)
     wait_for(lambda: r.state().get("services", {}).get("e2esvc", {}).get("state") == "up",
-             "the daemon sees the service up", alive=r.daemon_alive)
+             "the daemon sees the service up", within=WITHIN, alive=r.daemon_alive)
 
     # --- health results: the daemon's first runs, fetched with `false` --------------------------
     basic, advanced = r.root / "root/basic_monitor_results.json", r.root / "root/advanced_monitor_results.json"
     wait_for(lambda: basic.exists() and advanced.exists(), "the daemon's first basic and advanced runs",
-             alive=r.daemon_alive)
+             within=WITHIN, alive=r.daemon_alive)
     fetched, fetched_answer = r.script("getRouterMonitorResults.sh", "false")
     expected = "FAILING CHECKS:\n" + (r.root / "root/basic_failing_health_checks").read_text() + "\n"
     if (r.root / "root/advanced_failing_health_checks").exists():
@@ -482,8 +468,8 @@ def test_the_management_server_polls_alerts_results_and_diagnostics_over_ssh(rou
         recovered = f"[INFO] [{SERVICE}] The process {SERVICE} is recovered successfully "
         wait_for(lambda seen=seen, recovered=recovered: len(r.journal()) >= seen + 2
                  and r.journal()[-1]["line"].endswith(recovered),
-                 "the daemon's recovery alerts", alive=r.daemon_alive)
-        first = wait_for(r.service_pid, "the service restarted by the daemon")
+                 "the daemon's recovery alerts", within=WITHIN, alive=r.daemon_alive)
+        first = wait_for(r.service_pid, "the service restarted by the daemon", within=WITHIN)
         new_lines = r.log_lines()[-2:]
         assert [line.split(" ", 2)[2] for line in new_lines] == [
             "[INFO] [sleep] The process sleep is not running trying recover", recovered]

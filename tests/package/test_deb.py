@@ -23,6 +23,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import require_root
+
 PROJECT = Path(__file__).resolve().parents[2]
 DIST = PROJECT / "dist"
 PACKAGE = "vrmonitor"
@@ -57,10 +59,6 @@ def project_version() -> str:
     return re.search(r'^__version__ = "([^"]+)"', text, re.MULTILINE).group(1)
 
 
-def require_root() -> None:
-    if os.geteuid() != 0:
-        pytest.fail("tests/package install and purge the .deb with dpkg: run them as root "
-                    "(sudo /usr/bin/python3 -m pytest tests/package)", pytrace=False)
 
 
 # --- the .deb ----------------------------------------------------------------------------------
@@ -215,7 +213,8 @@ def install(built: Built) -> list[str]:
 @pytest.fixture(scope="module")
 def installation(built):
     """Installs the package once for this module; purges it at the end, pass or fail."""
-    require_root()
+    require_root("tests/package", "they install and purge the .deb with dpkg: "
+                 "sudo /usr/bin/python3 -m pytest tests/package")
     state = {"files": None}
     try:
         state["files"] = install(built)

@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from tests.ms_parsers import AGENT_ENV, Answer, agent_call, health_results, router_alerts
-from tests.vmroot import ENV, require_root, sleeping_router
+from tests.conftest import require_root
+from tests.vmroot import ENV, sleeping_router
 from vrmonitor.alerts.writer import AlertWriter
 from vrmonitor.cloudstack.health_results import render, write_results
 from vrmonitor.cloudstack.install import install

@@ -12,22 +12,20 @@ message rather than skip. The .deb must have been built first (./scripts/build-d
 Timings of every boot are printed in pytest's terminal summary.
 """
 
-import os
 import subprocess
 import time
 
 import pytest
 
+from tests.conftest import require_root
 from tests.systemvm import layout, rootfs
 from tests.systemvm.guest import GuestError
 
 TIMINGS: list[str] = []
 
 
-def require_root() -> None:
-    if os.geteuid() != 0:
-        pytest.fail("the system VM test bed needs root (network namespaces, cgroups, "
-                    "systemd-nspawn); CI runs it as root", pytrace=False)
+# Why the test bed needs root, for require_root.
+ROOT_NEEDED = ("the system VM test bed", "network namespaces, cgroups, systemd-nspawn")
 
 
 def host_listeners() -> set[str]:
@@ -39,7 +37,7 @@ def host_listeners() -> set[str]:
 @pytest.fixture(scope="session")
 def ms_key(tmp_path_factory):
     """The management server's key pair, fresh for each test run."""
-    require_root()
+    require_root(*ROOT_NEEDED)
     return layout.make_key(tmp_path_factory.mktemp("systemvm-ms"))
 
 
@@ -53,7 +51,7 @@ def host_listeners_before():
 @pytest.fixture(scope="module")
 def router(ms_key, host_listeners_before):
     """A booted guest with the .deb installed and the router's layout, torn down afterwards."""
-    require_root()
+    require_root(*ROOT_NEEDED)
     started = time.monotonic()
     try:
         bed = layout.boot_router(ms_key, log=lambda line: TIMINGS.append(line))

@@ -21,8 +21,9 @@ from pathlib import Path
 import pytest
 
 from tests import ms_parsers
+from tests.conftest import require_root
 from tests.systemvm import guest as guest_module
-from tests.systemvm.conftest import host_listeners, require_root
+from tests.systemvm.conftest import ROOT_NEEDED, host_listeners
 from tests.systemvm.guest import GUEST_IP, Guest
 from tests.systemvm.layout import MONITORED, PROJECT, SERVICES
 
@@ -148,7 +149,7 @@ def leftovers(name: str, namespaces: list[str], cgroup_folders: list[str], folde
 
 
 def test_teardown_leaves_nothing_behind():
-    require_root()
+    require_root(*ROOT_NEEDED)
     guest = Guest()
     guest.boot()
     try:
@@ -179,7 +180,7 @@ def test_a_killed_test_run_leaves_no_running_guest():
     """SIGKILL to the process that booted a guest: no finaliser, no atexit. nspawn's
     parent-death signal powers the guest off by itself; the next boot's sweep (here called
     directly) removes the namespaces, cgroups and folder."""
-    require_root()
+    require_root(*ROOT_NEEDED)
     child = subprocess.Popen([sys.executable, "-c", CHILD], cwd=PROJECT, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True,
                              env={**guest_module.ENV, "PYTHONPATH": str(PROJECT),

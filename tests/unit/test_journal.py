@@ -6,9 +6,9 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
+from tests.waiting import wait_for
 from vrmonitor.system.journal import JournalFormatter, stderr_is_journal
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -70,12 +70,3 @@ def test_the_daemon_logs_with_priorities_when_its_stderr_is_the_journal(tmp_path
     assert done.returncode == 2  # an invalid configuration stops the start: priority err
     assert log.read_text() == (f"<3>{root}/etc/vrmonitor/vrmonitor.toml: health.timeout: -1 is "
                                "less than or equal to the minimum of 0\n")
-
-
-def wait_for(condition, what: str, within: float = 20.0) -> None:
-    end = time.monotonic() + within
-    while time.monotonic() < end:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"not within {within} s: {what}")
