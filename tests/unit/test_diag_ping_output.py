@@ -9,7 +9,8 @@ import socket
 import pytest
 
 from vrmonitor.diagnostics import ping_output as out
-from vrmonitor.diagnostics.ping import PingUsageError, parse
+from vrmonitor.diagnostics.ping import parse
+from vrmonitor.diagnostics.toolkit import ToolExit
 from vrmonitor.errors import DiagnosticError
 
 # ---- reply times ---------------------------------------------------------------------------
@@ -246,24 +247,24 @@ def test_command_line_errors(argv, text, status):
     if text is None:
         parse(argv)
         return
-    with pytest.raises(PingUsageError) as caught:
+    with pytest.raises(ToolExit) as caught:
         parse(argv)
-    assert (caught.value.text, caught.value.exit_code) == (text, status)
+    assert (caught.value.text, caught.value.status) == (text, status)
     assert isinstance(caught.value, DiagnosticError)
     assert str(caught.value) == text.rstrip("\n")
 
 
 def test_unknown_option_and_missing_argument_print_the_usage():
-    with pytest.raises(PingUsageError) as caught:
+    with pytest.raises(ToolExit) as caught:
         parse(["-Z", "h"])
     assert caught.value.text == "ping: invalid option -- 'Z'\n" + out.USAGE
-    assert caught.value.exit_code == 2
-    with pytest.raises(PingUsageError) as caught:
+    assert caught.value.status == 2
+    with pytest.raises(ToolExit) as caught:
         parse(["h", "-c"], family=6)
     assert caught.value.text == "ping6: option requires an argument -- 'c'\n" + out.USAGE
-    with pytest.raises(PingUsageError) as caught:
+    with pytest.raises(ToolExit) as caught:
         parse(["-h"])
-    assert (caught.value.text, caught.value.exit_code) == (out.USAGE, 2)
+    assert (caught.value.text, caught.value.status) == (out.USAGE, 2)
     assert out.USAGE.startswith("\nUsage\n  ping [options] <destination>\n")
     assert out.USAGE.endswith("\nFor more details see ping(8).\n")
 
@@ -276,7 +277,7 @@ def test_garbage_after_a_number_is_a_warning():
     assert parse(["-i", "x", "h"]).interval_ms == 0
     assert parse(["-i", " 0x1p-1", "h"]).interval_ms == 500
     assert parse(["-c", " +3", "h"]).count == 3
-    with pytest.raises(PingUsageError) as caught:
+    with pytest.raises(ToolExit) as caught:
         parse(["-i", "0.5x", "-c", "y", "h"])
     assert caught.value.text.startswith("ping: option argument contains garbage: x\n")
     assert caught.value.text.endswith("ping: invalid argument: 'y'\n")

@@ -16,7 +16,6 @@ so importing this module costs nothing until a packet is built.
 """
 
 import ctypes
-import logging
 import os
 import select
 import socket
@@ -26,6 +25,7 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 
 from vrmonitor.diagnostics.ping_output import icmp4_text
+from vrmonitor.diagnostics.toolkit import scapy
 
 ECHO_REPLY, DEST_UNREACH, ECHO_REQUEST, TIME_EXCEEDED = 0, 3, 8, 11
 PAYLOAD = bytes(range(16, 16 + 56))  # the 56 data bytes of a default ping
@@ -33,18 +33,10 @@ RECEIVE_SIZE = 65535
 SO_ATTACH_FILTER = 26  # asm-generic/socket.h; the socket module does not name it
 
 def _layers():
-    """scapy's IPv4 layers, imported on first use.
-
-    scapy logs at import time about interfaces without an address (in a fresh namespace, say):
-    meaningless here, since the kernel sends, so its load-time warnings are kept quiet unless
-    the caller configured the `scapy` logger already.
-    """
-    scapy_log = logging.getLogger("scapy")
-    if scapy_log.level == logging.NOTSET:
-        scapy_log.setLevel(logging.ERROR)
-    from scapy.layers.inet import ICMP, IP, ICMPerror
-
-    return IP, ICMP, ICMPerror
+    """scapy's IPv4 layers, imported on first use and quietly (toolkit.scapy): the kernel
+    sends, so scapy's load-time warnings about interfaces mean nothing here."""
+    inet = scapy("scapy.layers.inet")
+    return inet.IP, inet.ICMP, inet.ICMPerror
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,10 @@ side with the real tool on a namespace topology (tests/integration/test_diag_pin
   statistics with `+N duplicates`, `+N errors`, `%g` loss, `time NNNms`, the rtt line, `pipe N`;
 - exit status 0 with a reply (with `-w` and `-c`: `-c` replies), 1 without, 2 for errors.
 
-How: scapy's layers build each echo request and dissect what comes back; a kernel raw ICMP
-socket sends and receives, so the kernel routes and resolves neighbours itself (an absent
-on-link host answers with the kernel's own "Destination Host Unreachable" after its ARP
-attempts, as for ping). ICMP errors arrive, as for ping, through the socket's error queue
+How (ping_session.py): scapy's layers build each echo request and dissect what comes back;
+a kernel raw ICMP socket sends and receives, so the kernel routes and resolves neighbours
+itself (an absent on-link host answers with the kernel's own "Destination Host Unreachable"
+after its ARP attempts, as for ping). ICMP errors arrive, as for ping, through the socket's error queue
 (IP_RECVERR): each names the reporter and quotes our request (identifier + sequence).
 Round trips are measured with time.monotonic_ns(): the send time travels in the first 16
 bytes of the data, like ping's timeval, and is read back from the reply.
@@ -28,47 +28,20 @@ scapy is imported only when the first packet is built (the layer modules only, n
 scapy.all); its import-time log messages are kept off stderr.
 """
 
-import errno
 import math
-import os
-import re
-import select
 import socket
-import struct
 import sys
-import time
 from dataclasses import dataclass
 
 from vrmonitor.diagnostics import ping_output as out
-from vrmonitor.errors import DiagnosticError
+from vrmonitor.diagnostics.ping_session import Session, TryNext
+from vrmonitor.diagnostics.toolkit import (INT_MAX, LONG_MAX, InvalidNumber, ToolExit,
+                                           c_strtod_erange, getopt, strtol_or_err, write)
 
 OPTSTRING = "h?4bRT:6F:N:aABc:CdDe:fi:I:l:Lm:M:nOp:qQ:rs:S:t:UvVw:W:"
 SUPPORTED = set("h?46cDiInqstVwW")
 MAXWAIT_MS = 10000  # ping's default linger (-W) after the last probe when nothing answered
-MININTERVAL_MS = 10
 DEFAULT_DATALEN = 56
-
-# Linux constants the socket module does not (always) name.
-SOL_RAW = 255
-ICMP_FILTER = 1
-ICMP6_FILTER = 1
-IP_RECVERR = 11
-IPV6_RECVERR = 25
-MSG_ERRQUEUE = 0x2000
-SO_EE_ORIGIN_LOCAL, SO_EE_ORIGIN_ICMP, SO_EE_ORIGIN_ICMP6 = 1, 2, 3
-SO_BINDTODEVICE = getattr(socket, "SO_BINDTODEVICE", 25)
-IPV6_RECVHOPLIMIT = getattr(socket, "IPV6_RECVHOPLIMIT", 51)
-IPV6_HOPLIMIT = getattr(socket, "IPV6_HOPLIMIT", 52)
-MAX_PACKET = 0xFFFF  # what one echo request can carry at most (IPv4 total length)
-
-
-class PingUsageError(DiagnosticError):
-    """A command line ping refuses: `text` is what ping writes on stderr, `exit_code` its status."""
-
-    def __init__(self, text: str, exit_code: int = 2):
-        super().__init__(text.rstrip("\n"))
-        self.text = text if text.endswith("\n") else text + "\n"
-        self.exit_code = exit_code
 
 
 @dataclass(frozen=True)
@@ -102,49 +75,31 @@ class PingOptions:
 def parse(argv: list[str], family: int = 4) -> PingOptions:
     """Read a ping (family 4) or ping6 (family 6) command line as iputils 20221126 does.
 
-    Options may come before and after the address (getopt's permutation). Raises
-    PingUsageError (a DiagnosticError) with ping's message and exit status for a bad command
-    line, and for iputils options vrmonitor does not implement.
+    Options may come before and after the address (getopt's permutation). Raises ToolExit
+    (a DiagnosticError) with ping's message and exit status for a bad command line, and for
+    iputils options vrmonitor does not implement.
     """
     prog = "ping6" if family == 6 else "ping"
     values: dict = {"family": socket.AF_INET6 if family == 6 else socket.AF_UNSPEC}
     warnings: list[str] = []
     operands: list[str] = []
 
-    def fail(message: str, exit_code: int) -> PingUsageError:
-        return PingUsageError("".join(w + "\n" for w in warnings) + message, exit_code)
+    def fail(message: str, exit_code: int) -> ToolExit:
+        return ToolExit("".join(w + "\n" for w in warnings) + message, exit_code)
 
-    index = 0
-    while index < len(argv):
-        arg = argv[index]
-        index += 1
-        if arg == "--":
-            operands.extend(argv[index:])
-            break
-        if not arg.startswith("-") or arg == "-":
-            operands.append(arg)
-            continue
-        position = 1
-        while position < len(arg):
-            option = arg[position]
-            position += 1
-            spec = OPTSTRING.find(option)
-            if option == ":" or spec < 0:
-                raise fail(f"{prog}: invalid option -- '{option}'\n{out.USAGE}", 2)
-            value = None
-            if spec + 1 < len(OPTSTRING) and OPTSTRING[spec + 1] == ":":
-                if position < len(arg):
-                    value = arg[position:]
-                elif index < len(argv):
-                    value = argv[index]
-                    index += 1
-                else:
-                    raise fail(f"{prog}: option requires an argument -- '{option}'\n{out.USAGE}", 2)
-                position = len(arg)
-            if option == "V":
-                return PingOptions(prog, values["family"], (), version=True,
-                                   warnings=tuple(warnings))
-            _option(prog, option, value, values, warnings, fail)
+    def usage_error(message: str) -> ToolExit:
+        return fail(f"{prog}: {message}\n{out.USAGE}", 2)
+
+    for option, value in getopt(argv, OPTSTRING, usage_error):
+        if option is None:
+            operands.append(value)
+        elif option == "V":
+            return PingOptions(prog, values["family"], (), version=True, warnings=tuple(warnings))
+        else:
+            try:
+                _option(prog, option, value, values, warnings, fail)
+            except InvalidNumber as exc:
+                raise fail(f"{prog}: {exc}", 1) from None
     if not operands:
         raise fail(f"{prog}: usage error: Destination address required", 1)
     return PingOptions(prog=prog, targets=tuple(operands), warnings=tuple(warnings), **values)
@@ -163,23 +118,23 @@ def _option(prog, option, value, values, warnings, fail) -> None:
             raise fail(f"{prog}: only one -4 or -6 option may be specified", 2)
         values["family"] = wanted
     elif option == "c":
-        values["count"] = _strtol(prog, value, 1, out.LONG_MAX, fail)
+        values["count"] = strtol_or_err(value, 1, LONG_MAX)
     elif option == "i":
         seconds = _strtod(prog, value, "bad timing interval", warnings, fail)
-        if seconds > out.INT_MAX // 1000:
+        if seconds > INT_MAX // 1000:
             raise fail(f"{prog}: bad timing interval: {value}", 2)
         values["interval_ms"] = int(seconds * 1000)
     elif option == "W":
         seconds = _strtod(prog, value, "bad linger time", warnings, fail)
-        if seconds < 0 or seconds > out.INT_MAX // 1000:
+        if seconds < 0 or seconds > INT_MAX // 1000:
             raise fail(f"{prog}: bad linger time: {value}", 2)
         values["linger_ms"] = int(seconds * 1000)
     elif option == "w":
-        values["deadline"] = _strtol(prog, value, 0, out.INT_MAX, fail)
+        values["deadline"] = strtol_or_err(value, 0, INT_MAX)
     elif option == "s":
-        values["datalen"] = _strtol(prog, value, 0, out.INT_MAX, fail)
+        values["datalen"] = strtol_or_err(value, 0, INT_MAX)
     elif option == "t":
-        values["ttl"] = _strtol(prog, value, 0, 255, fail)
+        values["ttl"] = strtol_or_err(value, 0, 255)
     elif option == "I":
         _interface_option(prog, value, values, fail)
     elif option == "n":
@@ -210,28 +165,11 @@ def _interface_option(prog, value, values, fail) -> None:
     values["source"] = value
 
 
-_SPACE = " \t\n\v\f\r"
-
-
-def _strtol(prog: str, text: str, low: int, high: int, fail) -> int:
-    """iputils' strtol_or_err: a whole base-10 integer within [low, high], else exit 1."""
-    body = text.lstrip(_SPACE)
-    digits = body[1:] if body[:1] in ("+", "-") else body
-    if not text or not digits or not digits.isascii() or not digits.isdigit():
-        raise fail(f"{prog}: invalid argument: '{text}'", 1)
-    number = int(body)
-    if not -out.LONG_MAX - 1 <= number <= out.LONG_MAX:
-        raise fail(f"{prog}: invalid argument: '{text}': Numerical result out of range", 1)
-    if number < low or number > high:
-        raise fail(f"{prog}: invalid argument: '{text}': out of range: {low} <= value <= {high}", 1)
-    return number
-
-
 def _strtod(prog: str, text: str, what: str, warnings: list[str], fail) -> float:
     """ping_strtod: C strtod, trailing garbage warned about (and ignored), inf/nan refused."""
     if not text:
         raise fail(f"{prog}: {what}: ", 2)
-    value, end, out_of_range = _c_strtod(text)
+    value, end, out_of_range = c_strtod_erange(text)
     if out_of_range or end == 0 or end < len(text):
         warnings.append(f"{prog}: option argument contains garbage: {text[end:]}")
         warnings.append(f"{prog}: this will become fatal error in the future")
@@ -240,79 +178,31 @@ def _strtod(prog: str, text: str, what: str, warnings: list[str], fail) -> float
     return value
 
 
-def _c_strtod(text: str) -> tuple[float, int, bool]:
-    """(value, characters used, ERANGE) as glibc strtod reads the start of `text`."""
-    match = re.match(r"[ \t\n\v\f\r]*([+-]?)(?:"
-                     r"(0[xX](?:[0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)(?:[pP][+-]?[0-9]+)?)"
-                     r"|((?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)"
-                     r"|(inf(?:inity)?|nan(?:\([0-9A-Za-z_]*\))?))", text, re.IGNORECASE)
-    if not match:
-        return 0.0, 0, False
-    sign = -1.0 if match.group(1) == "-" else 1.0
-    hexadecimal, decimal, special = match.group(2), match.group(3), match.group(4)
-    if special:
-        return sign * float("nan" if special.lower().startswith("nan") else "inf"), match.end(), False
-    if hexadecimal:
-        literal = hexadecimal if re.search("[pP]", hexadecimal) else hexadecimal + "p0"
-        try:
-            value = float.fromhex(literal)
-        except OverflowError:
-            return sign * float("inf"), match.end(), True
-        mantissa = re.sub("[pP].*", "", hexadecimal)[2:]
-    else:
-        value = float(decimal)
-        mantissa = re.sub("[eE].*", "", decimal)
-    nonzero = any(c not in "0." for c in mantissa)
-    out_of_range = value == float("inf") or (nonzero and abs(value) < sys.float_info.min)
-    return sign * value, match.end(), out_of_range
-
-
 # ---- running ----------------------------------------------------------------------------------
-
-class _Fatal(Exception):
-    """ping gives up before or while setting up: `text` for stderr, exit `code`."""
-
-    def __init__(self, text: str, code: int = 2):
-        super().__init__(text)
-        self.text = text if text.endswith("\n") else text + "\n"
-        self.code = code
-
-
-class _TryNext(Exception):
-    """connect() found no route to this address, and the name has another one."""
-
 
 def main(argv: list[str], family: int = 4, stdout=sys.stdout, stderr=sys.stderr) -> int:
     """Run ping (family 4) or ping6 (family 6) with `argv` (address and options, without the
     program name); write what ping writes; return its exit status (0 reply, 1 none, 2 error)."""
     try:
         options = parse(argv, family)
-    except PingUsageError as exc:
-        _write(stderr, exc.text)
-        return exc.exit_code
-    _write(stderr, "".join(w + "\n" for w in options.warnings))
+    except ToolExit as exc:
+        return exc.report(stdout, stderr)
+    write(stderr, "".join(w + "\n" for w in options.warnings))
     if options.version:
         from vrmonitor import __version__
 
-        _write(stdout, f"{options.prog} from vrmonitor {__version__} "
+        write(stdout, f"{options.prog} from vrmonitor {__version__} "
                        f"(the output of iputils 20221126)\n")
         return 0
     try:
         return _run(options, stdout, stderr)
-    except _Fatal as exc:
-        _write(stderr, exc.text)
-        return exc.code
+    except ToolExit as exc:
+        return exc.report(stdout, stderr)
     except ImportError as exc:  # scapy missing: python3-scapy is a dependency of the package
-        _write(stderr, f"{options.prog}: cannot load scapy: {exc}\n")
+        write(stderr, f"{options.prog}: cannot load scapy: {exc}\n")
         return 2
     except KeyboardInterrupt:  # before the probes started: ping dies of the signal there
         return 130
-
-
-def _write(stream, text: str) -> None:
-    if text:
-        stream.write(text)
-        stream.flush()
 
 
 def _run(options: PingOptions, stdout, stderr) -> int:
@@ -327,550 +217,23 @@ def _run(options: PingOptions, stdout, stderr) -> int:
         found = socket.getaddrinfo(target, None, socket.AF_UNSPEC, socket.SOCK_DGRAM,
                                    socket.IPPROTO_UDP, socket.AI_CANONNAME)
     except socket.gaierror as exc:
-        raise _Fatal(f"{prog}: {target}: {exc.strerror}") from None
+        raise ToolExit(f"{prog}: {target}: {exc.strerror}") from None
     for position, info in enumerate(found):
         last = position == len(found) - 1
         if options.family != socket.AF_UNSPEC and info[0] != options.family:
             if last:
-                raise _Fatal(f"{prog}: {target}: Address family for hostname not supported")
+                raise ToolExit(f"{prog}: {target}: Address family for hostname not supported")
             continue
         if info[0] not in (socket.AF_INET, socket.AF_INET6):
-            raise _Fatal(f"{prog}: unknown protocol family: {info[0]}")
-        session = _Session(options, stdout, stderr, info[0])
+            raise ToolExit(f"{prog}: unknown protocol family: {info[0]}")
+        session = Session(options, stdout, stderr, info[0])
         try:
             session.set_up(info, last=last)
-        except _TryNext:
+        except TryNext:
             session.close()
             continue
         try:
             return session.run()
         finally:
             session.close()
-    raise _Fatal(f"{prog}: {target}: Name or service not known")
-
-
-def _layers(family: int):
-    """scapy's echo request/reply layers and checksum for the family, imported on first use.
-
-    scapy logs at import time about interfaces without an address and the like; the kernel
-    sends our packets, so that is noise: its logger stays quiet unless the caller set it.
-    """
-    import logging
-
-    scapy_log = logging.getLogger("scapy")
-    if scapy_log.level == logging.NOTSET:
-        scapy_log.setLevel(logging.CRITICAL)
-    from scapy.layers.inet import ICMP, IP, checksum
-
-    if family == socket.AF_INET:
-        return ICMP, IP, checksum
-    from scapy.layers.inet6 import ICMPv6EchoReply, ICMPv6EchoRequest
-
-    return ICMPv6EchoRequest, ICMPv6EchoReply, checksum
-
-
-class _Session:
-    """One run against one address: the socket, the counters, the loop."""
-
-    def __init__(self, options: PingOptions, stdout, stderr, family: int):
-        self.options = options
-        self.stdout, self.stderr = stdout, stderr
-        self.family = family
-        self.prog = options.prog
-        self.ident = int.from_bytes(os.urandom(2), "big")
-        self.stats = out.Statistics(timing=options.datalen >= out.TIMING_BYTES,
-                                    interval_ms=options.interval_ms)
-        self.sock: socket.socket | None = None
-        self.whereto = None  # the sockaddr tuple we send to
-        self.address = ""  # the target's numeric address
-        self.hostname = ""
-        self.numeric = options.numeric
-        self.exiting = False
-        self._peer_cache: tuple | None = None
-        self._template: bytearray | None = None
-        self._layers: tuple = ()
-        self.header = ""
-
-    # ---- set-up, in ping's order (ping4_run / ping6_run) -------------------------------------
-    def set_up(self, info, last: bool) -> None:
-        options, prog = self.options, self.prog
-        self.whereto = info[4]
-        self.address = self._numeric_host(info[4])
-        if self.family == socket.AF_INET:
-            self._hops_v4()
-            numeric = _is_inet_aton(options.target)
-            # getaddrinfo names only its first answer: ping then prints an empty host name.
-            self.hostname = options.target if numeric else info[3]
-            self.numeric = options.numeric or numeric
-        else:
-            if len(options.targets) > 1:
-                raise _Fatal(out.USAGE)
-            self.hostname = options.target
-            self.numeric = options.numeric or ":" in options.target
-        protocol = socket.IPPROTO_ICMP if self.family == socket.AF_INET else socket.IPPROTO_ICMPV6
-        try:
-            self.sock = socket.socket(self.family, socket.SOCK_RAW, protocol)
-        except OSError as exc:
-            raise _Fatal(f"{prog}: socket: {os.strerror(exc.errno)}") from None
-        source = options.source
-        if source is not None and (":" in source) != (self.family == socket.AF_INET6):
-            source = None  # an address of the other family: ping would not bind to it either
-        strict = options.source is not None
-        if self.family == socket.AF_INET:
-            source = self._source_v4(source, last)
-        else:
-            source = self._source_v6(source, last)
-        if strict:
-            self._bind_source(source)
-        self._socket_options()
-        shown = source if (options.device or strict) else None
-        if self.family == socket.AF_INET:
-            self.header = out.header4(self.hostname, self.address, options.datalen, shown,
-                                      options.device)
-        else:  # ping6 names addresses as it names peers: `localhost (::1)` for a name
-            if shown is not None:
-                shown = self._peer((shown, 0, 0, 0))
-            self.header = out.header6(self.hostname, self._peer(self.whereto), options.datalen,
-                                      shown, options.device)
-
-    def _hops_v4(self) -> None:
-        """ping4_run resolves every address given before the last (a source route)."""
-        hops = self.options.targets[:-1]
-        for hop in hops:
-            try:
-                socket.getaddrinfo(hop, None, socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
-            except socket.gaierror as exc:
-                raise _Fatal(f"{self.prog}: {hop}: {exc.strerror}") from None
-        if hops:
-            raise _Fatal(f"{self.prog}: more than one address (a source route) is not supported "
-                         f"by vrmonitor")
-
-    def _bind_device(self, sock: socket.socket, message: str) -> None:
-        device = self.options.device
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, SO_BINDTODEVICE, device.encode() + b"\0")
-        except OSError as exc:
-            raise _Fatal(f"{self.prog}: {message}: {os.strerror(exc.errno)}") from None
-
-    def _connect_probe(self, probe: socket.socket, destination, last: bool) -> str:
-        """Connect a UDP socket toward the target: the source address the kernel would pick."""
-        try:
-            probe.connect(destination)
-        except OSError as exc:
-            if exc.errno == errno.EACCES:
-                raise _Fatal(f"{self.prog}: Do you want to ping broadcast? Then -b. If not, "
-                             f"check your local firewall rules") from None
-            if exc.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH) and not last:
-                raise _TryNext() from None
-            raise _Fatal(f"{self.prog}: connect: {os.strerror(exc.errno)}") from None
-        return probe.getsockname()[0]
-
-    def _source_v4(self, source: str | None, last: bool) -> str:
-        device = self.options.device
-        if source is None:
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-                if device:
-                    for sock in (probe, self.sock):
-                        self._bind_device(sock, f"SO_BINDTODEVICE {device}")
-                source = self._connect_probe(probe, (self.address, 1025), last)
-            if device:
-                on_device = self._device_has(device, socket.AF_INET, source)
-                if on_device and source == self.address:
-                    self.sock.setsockopt(socket.SOL_SOCKET, SO_BINDTODEVICE, b"")
-                if not on_device:
-                    self._warn(f"Warning: source address might be selected on device other "
-                               f"than: {device}")
-        elif device:
-            self._bind_device(self.sock, f"SO_BINDTODEVICE {device}")
-        return source
-
-    def _source_v6(self, source: str | None, last: bool) -> str:
-        device = self.options.device
-        scope = self.whereto[3]
-        if source is None:
-            with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as probe:
-                if device:
-                    self._device_index(device)
-                    for sock in (probe, self.sock):
-                        self._bind_device(sock, f"setsockopt(SO_BINDTODEVICE) {device}")
-                if _link_local(self.address):
-                    # ping leaves the family of a link-local first hop unset: its connect()
-                    # only dissolves the probe socket, and the source it reads back is ::.
-                    source = "::"
-                else:
-                    source = self._connect_probe(probe, (self.address, 1025, 0, scope), last)
-            if device and not self._device_has(device, socket.AF_INET6, source):
-                self._warn(f"Warning: source address might be selected on device other "
-                           f"than: {device}")
-        elif device:
-            self._device_index(device)
-            if self.options.source is not None:
-                self._bind_device(self.sock, f"SO_BINDTODEVICE {device}")
-        return source
-
-    def _device_index(self, device: str) -> int:
-        try:
-            return socket.if_nametoindex(device)
-        except OSError:
-            raise _Fatal(f"{self.prog}: unknown iface: {device}") from None
-
-    @staticmethod
-    def _device_has(device: str, family: int, address: str) -> bool:
-        """Whether `address` is one of `device`'s addresses (ping's getifaddrs check)."""
-        import ipaddress
-
-        import netifaces
-
-        try:
-            entries = netifaces.ifaddresses(device).get(family, [])
-        except ValueError:
-            return False
-        wanted = ipaddress.ip_address(address.split("%")[0])
-        return any(ipaddress.ip_address(entry["addr"].split("%")[0]) == wanted
-                   for entry in entries if "addr" in entry)
-
-    def _bind_source(self, source: str) -> None:
-        if self.family == socket.AF_INET:
-            where, what = (source, 0), "bind"
-        else:
-            scope = 0
-            if self.options.device and _link_local(source):
-                scope = self._device_index(self.options.device)
-            where, what = (source, 0, 0, scope), "bind icmp socket"
-        try:
-            self.sock.bind(where)
-        except OSError as exc:
-            raise _Fatal(f"{self.prog}: {what}: {os.strerror(exc.errno)}") from None
-
-    def _socket_options(self) -> None:
-        sock, prog, ttl = self.sock, self.prog, self.options.ttl
-        if self.family == socket.AF_INET:
-            # Only echo replies on the normal queue; errors come through the error queue.
-            sock.setsockopt(SOL_RAW, ICMP_FILTER,
-                            struct.pack("I", ~(1 << out.ICMP_ECHOREPLY) & 0xFFFFFFFF))
-            sock.setsockopt(socket.SOL_IP, IP_RECVERR, 1)
-            if ttl is not None:
-                self._setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, ttl,
-                                 "cannot set multicast time-to-live")
-                self._setsockopt(socket.IPPROTO_IP, socket.IP_TTL, ttl,
-                                 "cannot set unicast time-to-live")
-        else:
-            self._setsockopt(socket.IPPROTO_IPV6, IPV6_RECVERR, 1, "IPV6_RECVERR")
-            blocked = [0xFFFFFFFF] * 8
-            blocked[out.ICMP6_ECHO_REPLY >> 5] &= ~(1 << (out.ICMP6_ECHO_REPLY & 31)) & 0xFFFFFFFF
-            try:
-                sock.setsockopt(socket.IPPROTO_ICMPV6, ICMP6_FILTER, struct.pack("8I", *blocked))
-            except OSError as exc:
-                raise _Fatal(f"{prog}: setsockopt(ICMP6_FILTER): {os.strerror(exc.errno)}") from None
-            if ttl is not None:
-                self._setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, ttl,
-                                 "can't set multicast hop limit")
-                self._setsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, ttl,
-                                 "can't set unicast hop limit")
-            self._setsockopt(socket.IPPROTO_IPV6, IPV6_RECVHOPLIMIT, 1, "can't receive hop limit")
-
-    def _setsockopt(self, level: int, name: int, value: int, what: str) -> None:
-        try:
-            self.sock.setsockopt(level, name, value)
-        except OSError as exc:
-            raise _Fatal(f"{self.prog}: {what}: {os.strerror(exc.errno)}") from None
-
-    def close(self) -> None:
-        if self.sock is not None:
-            self.sock.close()
-            self.sock = None
-
-    # ---- the run (ping_common.c main_loop, pinger, finish) -----------------------------------
-    def run(self) -> int:
-        options, stats = self.options, self.stats
-        self._layers = _layers(self.family)
-        self._build_template()
-        self._out(self.header)
-        start = time.monotonic_ns()
-        deadline_at = start + options.deadline * 1_000_000_000 if options.deadline else None
-        exit_at = None
-        next_send = start
-        last_send = None  # ping's cur_time: when the last probe was scheduled
-        poller = select.poll()
-        poller.register(self.sock, select.POLLIN | select.POLLERR)
-        try:
-            while True:
-                if options.count and stats.received + stats.errors >= options.count:
-                    break
-                if options.deadline and stats.errors:
-                    break
-                now = time.monotonic_ns()
-                if deadline_at is not None and now >= deadline_at:
-                    break
-                if exit_at is not None and now >= exit_at:
-                    break
-                wake = None
-                if not (options.count and stats.transmitted >= options.count and not options.deadline):
-                    due = self._due(now, next_send, last_send)
-                    if due is None:
-                        last_send = now
-                        next_send = self._send(now)
-                        if (options.count and stats.transmitted >= options.count
-                                and not options.deadline and exit_at is None):
-                            linger_us = self._linger_us()
-                            if linger_us:
-                                exit_at = time.monotonic_ns() + linger_us * 1000
-                        continue
-                    wake = due
-                times = [t for t in (wake, deadline_at, exit_at) if t is not None]
-                timeout = None
-                if times:
-                    timeout = max(0.0, (min(times) - time.monotonic_ns()) / 1e6)
-                if poller.poll(timeout):
-                    self._drain()
-        except KeyboardInterrupt:
-            self.exiting = True
-        elapsed = last_send - start if last_send is not None else 0
-        self._out(stats.summary(self.hostname, elapsed))
-        return stats.exit_status(options.count, options.deadline)
-
-    def _due(self, now: int, next_send: int, last_send: int | None) -> int | None:
-        """None when a probe is due now, else when the next one is (monotonic ns)."""
-        interval = self.options.interval_ms
-        if interval < 0 or last_send is None:
-            return None
-        if interval == 0:
-            if self.stats.in_flight() == 0 or now - last_send >= MININTERVAL_MS * 1_000_000:
-                return None
-            return last_send + MININTERVAL_MS * 1_000_000
-        return None if now >= next_send else next_send
-
-    def _linger_us(self) -> int:
-        """__schedule_exit: how long to wait for replies after the last probe (microseconds)."""
-        if self.stats.received:
-            return max(2 * self.stats.tmax, 1000 * self.options.interval_ms)
-        return self.options.linger_ms * 1000
-
-    def _build_template(self) -> None:
-        """The echo request, built by scapy once: type, code, identifier, the data bytes.
-
-        The data is ping's (byte i is i & 0xff), its first 16 bytes replaced by the send time
-        at each probe; the sequence number and the checksum are set per probe.
-        """
-        datalen = self.options.datalen
-        if datalen + 8 > MAX_PACKET:
-            self._template = None  # more than any packet can carry: each send fails (EMSGSIZE)
-            return
-        data = bytes(i & 0xFF for i in range(datalen))
-        if self.family == socket.AF_INET:
-            ICMP = self._layers[0]
-            packet = ICMP(type=out.ICMP_ECHO, code=0, id=self.ident, seq=0) / data
-        else:
-            request = self._layers[0]
-            packet = request(id=self.ident, seq=0, data=data, cksum=0)  # the kernel sums ICMPv6
-        self._template = bytearray(bytes(packet))
-
-    def _probe(self, seq: int) -> bytes:
-        packet = self._template
-        struct.pack_into("!H", packet, 6, seq)
-        if self.stats.timing:
-            now = time.monotonic_ns()
-            struct.pack_into("=qq", packet, 8, now // 1_000_000_000, now % 1_000_000_000)
-        if self.family == socket.AF_INET:
-            checksum = self._layers[2]
-            packet[2:4] = b"\0\0"
-            struct.pack_into("!H", packet, 2, checksum(bytes(packet)))
-        return bytes(packet)
-
-    def _send(self, now: int) -> int:
-        """pinger(): send the next probe; when the one after is due (monotonic ns)."""
-        options, stats = self.options, self.stats
-        interval_ns = max(options.interval_ms, 0) * 1_000_000
-        seq = stats.sent()
-        try:
-            if self._template is None:
-                raise OSError(errno.EMSGSIZE, os.strerror(errno.EMSGSIZE))
-            self.sock.sendto(self._probe(seq), self.whereto)
-            return now + interval_ns
-        except OSError as exc:
-            failure = exc.errno
-        if failure in (errno.ENOBUFS, errno.ENOMEM, errno.EAGAIN):
-            stats.transmitted -= 1  # not sent: try again a little later
-            return now + min(max(interval_ns // 2, MININTERVAL_MS * 1_000_000), 500_000_000)
-        _, local = self._read_errors()
-        if not local and not options.quiet:
-            self._warn(f"sendmsg: {os.strerror(failure)}")
-        return now + max(interval_ns, MININTERVAL_MS * 1_000_000)
-
-    def _drain(self) -> None:
-        """Read what arrived: echo replies, then the error queue; stop once nothing is in
-        flight (ping goes back to its loop then, which may end the run)."""
-        while True:
-            progressed = False
-            try:
-                data, ancillary, _, sender = self.sock.recvmsg(
-                    MAX_PACKET + 1, 256, socket.MSG_DONTWAIT)
-                received = time.monotonic_ns()
-                progressed = True
-                self._reply(data, ancillary, sender, received)
-            except (BlockingIOError, InterruptedError):
-                pass
-            except OSError:
-                progressed = True  # a pending socket error: its details are in the error queue
-            net, local = self._read_errors()
-            progressed = progressed or bool(net or local)
-            if not progressed or self.stats.in_flight() == 0:
-                return
-
-    def _reply(self, data: bytes, ancillary, sender, received: int) -> None:
-        options, stats = self.options, self.stats
-        if self.family == socket.AF_INET:
-            ICMP, IP, checksum = self._layers
-            packet = IP(data)
-            header = packet.ihl * 4
-            if len(data) < header + 8 or packet.ihl < 5 or ICMP not in packet:
-                return
-            echo = packet[ICMP]
-            if echo.type != out.ICMP_ECHOREPLY or echo.id != self.ident:
-                return
-            message = data[header:]
-            ttl = packet.ttl
-            corrupted = checksum(message) != 0
-        else:
-            reply = self._layers[1]
-            if len(data) < 8 or data[0] != out.ICMP6_ECHO_REPLY:
-                return
-            echo = reply(data)
-            if echo.id != self.ident:
-                return
-            message = data
-            ttl = -1
-            for level, kind, value in ancillary:
-                if level == socket.IPPROTO_IPV6 and kind == IPV6_HOPLIMIT and len(value) >= 4:
-                    ttl = struct.unpack("i", value[:4])[0]
-            corrupted = False
-        seq = echo.seq
-        size = len(message)
-        triptime = None
-        if stats.timing and size >= 8 + out.TIMING_BYTES:
-            seconds, nanoseconds = struct.unpack_from("=qq", message, 8)
-            triptime = max(0, (received - (seconds * 1_000_000_000 + nanoseconds)) // 1000)
-        duplicate = stats.reply(seq, triptime, corrupted)
-        if options.quiet:
-            return
-        self._out(out.reply_line(size, self._peer(sender), seq, ttl, triptime, duplicate,
-                                 truncated=size < options.datalen + 8, corrupted=corrupted,
-                                 prefix=self._prefix()))
-
-    def _read_errors(self) -> tuple[int, int]:
-        """Read the socket's error queue (ping's receive_error_msg, until it is empty):
-        (ICMP errors about our probes, local errors)."""
-        net = local = 0
-        while True:
-            try:
-                data, ancillary, _, target = self.sock.recvmsg(
-                    MAX_PACKET + 1, 512, MSG_ERRQUEUE | socket.MSG_DONTWAIT)
-            except (BlockingIOError, InterruptedError):
-                return net, local
-            except OSError:
-                return net, local
-            level, kind = ((socket.SOL_IP, IP_RECVERR) if self.family == socket.AF_INET
-                           else (socket.IPPROTO_IPV6, IPV6_RECVERR))
-            extended = next((value for lvl, typ, value in ancillary
-                             if lvl == level and typ == kind and len(value) >= 16), None)
-            if extended is None:
-                continue
-            error, origin, icmp_type, icmp_code, _, info, _ = struct.unpack_from("=IBBBBII", extended)
-            if origin == SO_EE_ORIGIN_LOCAL:
-                local += 1
-                if self.options.quiet:
-                    continue
-                if error != errno.EMSGSIZE:
-                    self._warn(f"local error: {os.strerror(error)}")
-                elif self.family == socket.AF_INET:
-                    self._warn(f"local error: message too long, mtu={info}")
-                else:
-                    self._warn(f"local error: message too long, mtu: {info}")
-                self.stats.errors += 1
-            elif origin in (SO_EE_ORIGIN_ICMP, SO_EE_ORIGIN_ICMP6):
-                seq = self._our_probe(data, target)
-                if seq is None:
-                    continue
-                net += 1
-                if self.family == socket.AF_INET:
-                    self.stats.acknowledge(seq)  # ping6 does not count errors in the pipe
-                self.stats.errors += 1
-                if self.options.quiet:
-                    continue
-                reporter = self._peer(self._offender(extended[16:]))
-                text = (out.icmp4_text if self.family == socket.AF_INET else out.icmp6_text)(
-                    icmp_type, icmp_code, info)
-                self._out(out.error_line(reporter, seq, text, self._prefix()))
-
-    def _our_probe(self, quoted: bytes, target) -> int | None:
-        """The sequence number of the echo request an ICMP error quotes, if it is one of ours."""
-        if len(quoted) < 8 or target is None or self._numeric_host(target) != self.address:
-            return None
-        if self.family == socket.AF_INET:
-            request = self._layers[0](quoted)
-            kind = out.ICMP_ECHO
-        else:
-            request = self._layers[0](quoted)
-            kind = out.ICMP6_ECHO_REQUEST
-        if request.type != kind or request.id != self.ident:
-            return None
-        return request.seq
-
-    def _offender(self, raw: bytes):
-        """The sockaddr after sock_extended_err: who sent the ICMP error."""
-        if self.family == socket.AF_INET:
-            return socket.inet_ntop(socket.AF_INET, raw[4:8]), 0
-        _, _, flowinfo, address, scope = struct.unpack_from("=HHI16sI", raw)
-        return socket.inet_ntop(socket.AF_INET6, address), 0, flowinfo, scope
-
-    # ---- output -------------------------------------------------------------------------------
-    def _numeric_host(self, sockaddr) -> str:
-        if self.family == socket.AF_INET6 and len(sockaddr) >= 4 and sockaddr[3]:
-            return socket.getnameinfo(sockaddr[:2] + (0, sockaddr[3]), socket.NI_NUMERICHOST)[0]
-        return sockaddr[0]
-
-    def _peer(self, sockaddr) -> str:
-        """pr_addr: the bare address with -n or a numeric target, else `name (address)`."""
-        key = tuple(sockaddr[:1]) + tuple(sockaddr[3:4])
-        if self._peer_cache is not None and self._peer_cache[0] == key:
-            return self._peer_cache[1]
-        address = self._numeric_host(sockaddr)
-        name = ""
-        if not self.exiting and not self.numeric:
-            try:
-                query = sockaddr[:2] if self.family == socket.AF_INET else (
-                    sockaddr[0], 0, 0, sockaddr[3] if len(sockaddr) > 3 else 0)
-                name = socket.getnameinfo(query, 0)[0]
-            except (socket.gaierror, OSError):
-                name = ""
-        text = f"{name} ({address})" if name else address
-        self._peer_cache = (key, text)
-        return text
-
-    def _prefix(self) -> str:
-        return out.timestamp_prefix() if self.options.timestamps else ""
-
-    def _out(self, text: str) -> None:
-        _write(self.stdout, text)
-
-    def _warn(self, text: str) -> None:
-        _write(self.stderr, f"{self.prog}: {text}\n")
-
-
-def _is_inet_aton(text: str) -> bool:
-    try:
-        socket.inet_aton(text)
-    except OSError:
-        return False
-    return True
-
-
-def _link_local(address: str) -> bool:
-    """A link-local unicast or multicast IPv6 address (IN6_IS_ADDR_LINKLOCAL, _MC_LINKLOCAL)."""
-    import ipaddress
-
-    try:
-        ip = ipaddress.IPv6Address(address.split("%")[0])
-    except ValueError:
-        return False
-    return ip.is_link_local or (ip.is_multicast and (ip.packed[1] & 0x0F) == 2)
+    raise ToolExit(f"{prog}: {target}: Name or service not known")

@@ -17,8 +17,7 @@ import struct
 import time
 from dataclasses import dataclass, field
 
-LONG_MAX = 2**63 - 1
-INT_MAX = 2**31 - 1
+from vrmonitor.diagnostics.toolkit import INT_MAX, LONG_MAX
 TIMING_BYTES = 16  # ping times a probe only when the data holds a struct timeval (16 bytes)
 
 # IPv4 ICMP types and the texts ping prints for them (pr_icmph).
