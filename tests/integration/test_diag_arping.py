@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 
 from tests.integration.netns import ABSENT, HOST, ROUTER, ROUTER_MAC, topology
-from vrmonitor.diagnostics import arping
+from vrmonitor.diagnostics import arping, arping_output
+from vrmonitor.diagnostics.toolkit import ToolExit
 
 PROJECT = str(Path(__file__).resolve().parents[2])
 OURS = ("import sys; from vrmonitor.diagnostics import arping; "
@@ -265,12 +266,12 @@ def test_lost_replies_exit_status(topo, args, status, sent):
 
 def test_elapsed_text_is_arpings_arithmetic():
     second = 10**9
-    assert arping.elapsed_text(5 * second, 5 * second + 23_000) == "0.523ms"
-    assert arping.elapsed_text(5 * second, 5 * second + 600_000) == "1.100ms"
+    assert arping_output.elapsed_text(5 * second, 5 * second + 23_000) == "0.523ms"
+    assert arping_output.elapsed_text(5 * second, 5 * second + 600_000) == "1.100ms"
     # 2 us across a second boundary: C's division truncates the negative nanoseconds towards
     # zero, one microsecond more than rounding would give.
-    assert arping.elapsed_text(5 * second + 999_999_000, 6 * second + 1_000) == "0.503ms"
-    assert arping.elapsed_text(5 * second, 7 * second) == "2000.500ms"
+    assert arping_output.elapsed_text(5 * second + 999_999_000, 6 * second + 1_000) == "0.503ms"
+    assert arping_output.elapsed_text(5 * second, 7 * second) == "2000.500ms"
 
 
 @pytest.mark.parametrize("flags, sent, brd, received, status", [
@@ -289,7 +290,7 @@ def test_elapsed_text_is_arpings_arithmetic():
 ])
 def test_exit_status_of_20221126(flags, sent, brd, received, status):
     options = arping.ArpingOptions(target=ROUTER, **flags)
-    assert arping.exit_status(options, sent, brd, received) == status
+    assert arping_output.exit_status(options, sent, brd, received) == status
 
 
 def test_parse_reads_options_like_getopt():
@@ -299,11 +300,11 @@ def test_parse_reads_options_like_getopt():
     assert options.quit_on_reply and options.quiet
     assert arping.parse(["-c", "1", "--", ROUTER]).target == ROUTER
     assert arping.parse(["-V", "-Z"]).version
-    with pytest.raises(arping.ArpingError) as refused:
+    with pytest.raises(ToolExit) as refused:
         arping.parse(["-Z", ROUTER])
     assert refused.value.status == 2
     assert str(refused.value).startswith("arping: invalid option -- 'Z'\n\nUsage:\n")
-    with pytest.raises(arping.ArpingError) as refused:
+    with pytest.raises(ToolExit) as refused:
         arping.parse(["-c", " 7x", ROUTER])
     assert (refused.value.status, str(refused.value)) == (1, "arping: invalid argument: ' 7x'")
 

@@ -49,10 +49,11 @@ import sys
 import time
 from dataclasses import dataclass
 
-from vrmonitor.errors import DiagnosticError
+from vrmonitor.diagnostics import arping_output as out
+from vrmonitor.diagnostics.toolkit import (INT_MAX, STDOUT, InvalidNumber, ToolExit, getopt, scapy,
+                                           strtol_or_err, write)
 
 PROG = "arping"
-INT_MAX = 2**31 - 1
 ETH_P_ARP = 0x0806
 ETH_P_IP = 0x0800
 ARPHRD_ETHER, ARPHRD_FDDI = 1, 774
@@ -65,46 +66,9 @@ NLM_F_REQUEST = 1
 NLMSG_ERROR, NLMSG_DONE, NLMSG_OVERRUN = 2, 3, 4
 RTA_DST, RTA_OIF = 1, 4
 FRAME_SIZE = 4096
-
-USAGE = """
-Usage:
-  arping [options] <destination>
-
-Options:
-  -f            quit on first reply
-  -q            be quiet
-  -b            keep on broadcasting, do not unicast
-  -D            duplicate address detection mode
-  -U            unsolicited ARP mode, update your neighbours
-  -A            ARP answer mode, update your neighbours
-  -V            print version and exit
-  -c <count>    how many packets to send
-  -w <timeout>  how long to wait for a reply
-  -i <interval> set interval between packets (default: 1 second)
-  -I <device>   which ethernet device to use
-  -s <source>   source ip address
-  <destination> dns name or ip address
-
-For more details see arping(8)."""
-
-FLAGS = "h?bfDUAqV"
-VALUED = "cwisI"
+OPTSTRING = "h?bfDUAqc:w:i:s:I:V"
 
 LOG = logging.getLogger(__name__)
-
-
-class ArpingError(DiagnosticError):
-    """arping refused or stopped: `str()` is its whole message, `status` its exit code.
-
-    `to_stdout` marks the few messages arping prints on stdout (interface down or not
-    ARPable); with -q those are not printed at all (`text` is then empty).
-    """
-
-    def __init__(self, text: str, status: int = 2, to_stdout: bool = False):
-        super().__init__(text)
-        self.text = text
-        self.status = status
-        self.to_stdout = to_stdout
 
 
 @dataclass(frozen=True)
@@ -126,64 +90,30 @@ class ArpingOptions:
     version: bool = False  # -V
 
 
-def _usage(message: str | None = None) -> ArpingError:
-    text = (f"{PROG}: {message}\n" if message else "") + USAGE
-    return ArpingError(text, status=2)
-
-
-def _number(text: str, low: int, high: int) -> int:
-    """iputils' strtol_or_err(): base 10, leading blanks and a sign allowed, nothing after."""
-    stripped = text.lstrip(" \t\n\r\f\v")
-    digits = stripped[1:] if stripped[:1] in "+-" else stripped
-    if not text or not digits or not digits.isascii() or not digits.isdigit():
-        raise ArpingError(f"{PROG}: invalid argument: '{text}'", status=1)
-    value = int(stripped)
-    if not -(2**63) <= value < 2**63:  # strtol() overflow: ERANGE
-        raise ArpingError(f"{PROG}: invalid argument: '{text}': Numerical result out of range",
-                          status=1)
-    if value < low or value > high:
-        raise ArpingError(f"{PROG}: invalid argument: '{text}': out of range: "
-                          f"{low} <= value <= {high}", status=1)
-    return value
+def _usage(message: str | None = None) -> ToolExit:
+    return ToolExit((f"{PROG}: {message}\n" if message else "") + out.USAGE, status=2)
 
 
 def parse(argv: list[str]) -> ArpingOptions:
     """arping's command line, read as glibc getopt() reads it (options and the address in any
-    order, `--` ends the options). ArpingError (a DiagnosticError) carries arping's own
-    message and exit status for anything it refuses; -V returns at once with version=True."""
+    order, `--` ends the options). ToolExit (a DiagnosticError) carries arping's own message
+    and exit status for anything it refuses; -V returns at once with version=True."""
     values = dict(ArpingOptions().__dict__)
     operands = []
-    index = 0
-    while index < len(argv):
-        arg = argv[index]
-        index += 1
-        if arg == "--":
-            operands.extend(argv[index:])
-            break
-        if not arg.startswith("-") or arg == "-":
-            operands.append(arg)
-            continue
-        position = 1
-        while position < len(arg):
-            letter = arg[position]
-            position += 1
-            if letter in VALUED:
-                if position < len(arg):
-                    value = arg[position:]
-                elif index < len(argv):
-                    value = argv[index]
-                    index += 1
-                else:
-                    raise _usage(f"option requires an argument -- '{letter}'")
-                _apply_valued(values, letter, value)
-                break
-            if letter not in FLAGS or letter == "-":
-                raise _usage(f"invalid option -- '{letter}'")
-            if letter in "h?":
-                raise _usage()
-            if letter == "V":
-                return ArpingOptions(version=True)
+    for letter, value in getopt(argv, OPTSTRING, _usage):
+        if letter is None:
+            operands.append(value)
+        elif letter in "h?":
+            raise _usage()
+        elif letter == "V":
+            return ArpingOptions(version=True)
+        elif value is None:
             _apply_flag(values, letter)
+        else:
+            try:
+                _apply_valued(values, letter, value)
+            except InvalidNumber as exc:
+                raise ToolExit(f"{PROG}: {exc}", status=1) from None
     if len(operands) != 1:
         raise _usage()
     values["target"] = operands[0]
@@ -207,11 +137,11 @@ def _apply_flag(values: dict, letter: str) -> None:
 
 def _apply_valued(values: dict, letter: str, value: str) -> None:
     if letter == "c":
-        values["count"] = _number(value, 1, INT_MAX)
+        values["count"] = strtol_or_err(value, 1, INT_MAX)
     elif letter == "w":
-        values["deadline"] = _number(value, 0, INT_MAX)
+        values["deadline"] = strtol_or_err(value, 0, INT_MAX)
     elif letter == "i":
-        values["interval"] = _number(value, 0, INT_MAX)
+        values["interval"] = strtol_or_err(value, 0, INT_MAX)
     elif letter == "I":
         values["device"] = value
     elif letter == "s":
@@ -229,11 +159,8 @@ def main(argv: list[str], stdout=sys.stdout, stderr=sys.stderr) -> int:
                   f"{__version__}, scapy)", file=stdout)
             return 0
         return Arping(options, stdout, stderr).run()
-    except ArpingError as exc:
-        if exc.text:
-            print(exc.text, file=stdout if exc.to_stdout else stderr)
-        stdout.flush()
-        return exc.status
+    except ToolExit as exc:
+        return exc.report(stdout, stderr)
     except OSError as exc:  # anything the kernel refused that arping has no own text for
         print(f"{PROG}: {_strerror(exc)}", file=stderr)
         return 2
@@ -264,7 +191,7 @@ def _interface_flags(name: str) -> int | None:
 
 def route_interface(target: bytes) -> str:
     """The output interface the kernel's routing table gives for `target` (RTM_GETROUTE, as
-    arping's guess_device() asks); ArpingError with arping's text and status otherwise."""
+    arping's guess_device() asks); ToolExit with arping's text and status otherwise."""
     header = struct.Struct("=IHHII")
     rtmsg = struct.pack("=BBBBBBBBI", socket.AF_INET, 0, 0, 0, 0, 0, 0, 0, 0)
     attribute = struct.pack("=HH", 4 + len(target), RTA_DST) + target
@@ -276,7 +203,7 @@ def route_interface(target: bytes) -> str:
             netlink.sendto(request, (0, 0))
             answer = netlink.recv(FRAME_SIZE)
         except OSError as exc:
-            raise ArpingError(f"{PROG}: NETLINK_ROUTE socket failed: {_strerror(exc)}",
+            raise ToolExit(f"{PROG}: NETLINK_ROUTE socket failed: {_strerror(exc)}",
                               status=1) from exc
     offset, device = 0, None
     while offset + header.size <= len(answer):
@@ -285,14 +212,14 @@ def route_interface(target: bytes) -> str:
             break
         if seq == sequence:
             if kind in (NLMSG_ERROR, NLMSG_OVERRUN):
-                raise ArpingError(f"{PROG}: NETLINK_ROUTE unexpected iov element", status=1)
+                raise ToolExit(f"{PROG}: NETLINK_ROUTE unexpected iov element", status=1)
             if kind == RTM_NEWROUTE:
                 device = _route_oif(answer[offset + header.size:offset + length]) or device
             elif kind != NLMSG_DONE:
-                raise ArpingError(f"{PROG}: NETLINK new route message type", status=1)
+                raise ToolExit(f"{PROG}: NETLINK new route message type", status=1)
         offset += (length + 3) & ~3
     if device is None:
-        raise ArpingError(f"{PROG}: Suitable device could not be determined. "
+        raise ToolExit(f"{PROG}: Suitable device could not be determined. "
                           "Please, use option -I.", status=2)
     return device
 
@@ -308,40 +235,17 @@ def _route_oif(payload: bytes) -> str | None:
             try:
                 return socket.if_indextoname(index)
             except OSError as exc:
-                raise ArpingError(f"{PROG}: if_indextoname failed: {_strerror(exc)}",
+                raise ToolExit(f"{PROG}: if_indextoname failed: {_strerror(exc)}",
                                   status=1) from exc
         offset += (length + 3) & ~3
     return None
 
 
 def _scapy():
-    """scapy's configuration and its Ether/ARP layers, imported on first use; scapy's own
-    import-time warnings (about interfaces without addresses, say) are kept quiet unless the
-    caller configured the `scapy` logger."""
-    scapy_log = logging.getLogger("scapy")
-    if scapy_log.level == logging.NOTSET:
-        scapy_log.setLevel(logging.ERROR)
-    from scapy.config import conf
-    from scapy.layers.l2 import ARP, Ether
-
-    return conf, Ether, ARP
-
-
-def _hex(mac: bytes) -> str:
-    return ":".join(f"{byte:02X}" for byte in mac)
-
-
-def elapsed_text(last_ns: int, now_ns: int) -> str:
-    """arping's ` %ld.%03ldms` of the time since the last probe, with its own arithmetic (C
-    division on the seconds/nanoseconds split): the printed value is the true time + 0.5 ms."""
-    last_s, last_n = divmod(last_ns, 10**9)
-    now_s, now_n = divmod(now_ns, 10**9)
-    nanos = now_n - last_n + 500
-    micros = (now_s - last_s) * 1_000_000 + (nanos // 1000 if nanos >= 0 else -(-nanos // 1000))
-    millis = micros + 500
-    millis = millis // 1000 if millis >= 0 else -(-millis // 1000)
-    micros -= millis * 1000 - 500
-    return f"{millis}.{micros:03d}ms"
+    """scapy's configuration and its Ether/ARP layers, imported on first use."""
+    config = scapy("scapy.config")
+    l2 = scapy("scapy.layers.l2")
+    return config.conf, l2.Ether, l2.ARP
 
 
 class Arping:
@@ -359,9 +263,8 @@ class Arping:
         self.status = 0
         self.socket = None
 
-    def out(self, text: str) -> None:
-        self.stdout.write(text)
-        self.stdout.flush()
+    def _out(self, text: str) -> None:
+        write(self.stdout, text)
 
     def run(self) -> int:
         options = self.options
@@ -377,7 +280,7 @@ class Arping:
         if options.source is not None:
             source = _inet_aton(options.source)
             if source is None:
-                raise ArpingError(f"{PROG}: invalid source {options.source}")
+                raise ToolExit(f"{PROG}: invalid source {options.source}")
         if not options.dad and options.unsolicited and options.source is None:
             source = target
         if not options.dad or options.source is not None:
@@ -386,10 +289,10 @@ class Arping:
         try:
             self._open()
             if not options.quiet:
-                self.out(f"ARPING {socket.inet_ntoa(target)} from {socket.inet_ntoa(source)} "
+                self._out(f"ARPING {socket.inet_ntoa(target)} from {socket.inet_ntoa(source)} "
                          f"{self.device}\n")
             if options.source is None and source == b"\0\0\0\0" and not options.dad:
-                raise ArpingError(f"{PROG}: no source address in not-DAD mode")
+                raise ToolExit(f"{PROG}: no source address in not-DAD mode")
             self._loop()
             return self._finish()
         finally:
@@ -403,29 +306,29 @@ class Arping:
         try:
             socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, 0).close()
         except OSError as exc:
-            raise ArpingError(f"{PROG}: socket: {_strerror(exc)}") from exc
+            raise ToolExit(f"{PROG}: socket: {_strerror(exc)}") from exc
 
     def _resolve(self, name: str) -> bytes:
         try:
             answers = socket.getaddrinfo(name, None, socket.AF_INET, socket.SOCK_RAW)
         except socket.gaierror as exc:
-            raise ArpingError(f"{PROG}: {name}: {exc.strerror}") from exc
+            raise ToolExit(f"{PROG}: {name}: {exc.strerror}") from exc
         except UnicodeError as exc:
-            raise ArpingError(f"{PROG}: {name}: {exc}") from exc
+            raise ToolExit(f"{PROG}: {name}: {exc}") from exc
         return socket.inet_aton(answers[0][4][0])
 
     def _check_device(self) -> None:
         """check_device(): the interface exists, is up and can do ARP."""
         flags = _interface_flags(self.device)
         if flags is None:
-            raise ArpingError(f"{PROG}: Device {self.device} not available.")
+            raise ToolExit(f"{PROG}: Device {self.device} not available.")
         quiet = self.options.quiet
         if not flags & IFF_UP:
-            raise ArpingError("" if quiet else f'Interface "{self.device}" is down',
-                              status=2, to_stdout=True)
+            raise ToolExit("" if quiet else f'Interface "{self.device}" is down',
+                           status=2, stream=STDOUT)
         if flags & (IFF_NOARP | IFF_LOOPBACK):
-            raise ArpingError("" if quiet else f'Interface "{self.device}" is not ARPable',
-                              status=0 if self.options.dad else 2, to_stdout=True)
+            raise ToolExit("" if quiet else f'Interface "{self.device}" is not ARPable',
+                           status=0 if self.options.dad else 2, stream=STDOUT)
 
     def _source_address(self, source: bytes) -> bytes:
         """arping's UDP probe socket: bind to the given source, or connect towards the target
@@ -434,7 +337,7 @@ class Arping:
         try:
             probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         except OSError as exc:
-            raise ArpingError(f"{PROG}: socket: {_strerror(exc)}") from exc
+            raise ToolExit(f"{PROG}: socket: {_strerror(exc)}") from exc
         with probe:
             try:
                 probe.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE,
@@ -445,7 +348,7 @@ class Arping:
                 try:
                     probe.bind((socket.inet_ntoa(source), 0))
                 except OSError as exc:
-                    raise ArpingError(f"{PROG}: bind: {_strerror(exc)}") from exc
+                    raise ToolExit(f"{PROG}: bind: {_strerror(exc)}") from exc
                 return source
             if options.dad:
                 return source
@@ -457,7 +360,7 @@ class Arping:
             try:
                 probe.connect((socket.inet_ntoa(self.target), 1025))
             except OSError as exc:
-                raise ArpingError(f"{PROG}: connect: {_strerror(exc)}") from exc
+                raise ToolExit(f"{PROG}: connect: {_strerror(exc)}") from exc
             return socket.inet_aton(probe.getsockname()[0])
 
     def _open(self) -> None:
@@ -467,11 +370,11 @@ class Arping:
             self.socket = conf.L2socket(iface=self.device, type=ETH_P_ARP, promisc=False,
                                         nofilter=1)
         except OSError as exc:
-            raise ArpingError(f"{PROG}: bind: {_strerror(exc)}") from exc
+            raise ToolExit(f"{PROG}: bind: {_strerror(exc)}") from exc
         _, _, _, hatype, address = self.socket.ins.getsockname()
         if not address:
             # A device without a link-layer address never passes arping's device scan.
-            raise ArpingError(f"{PROG}: Device {self.device} not available.")
+            raise ToolExit(f"{PROG}: Device {self.device} not available.")
         self.hatype = ARPHRD_ETHER if hatype == ARPHRD_FDDI else hatype
         self.mac = address
         self.broadcast = b"\xff" * len(address)
@@ -551,20 +454,11 @@ class Arping:
             if self.source != b"\0\0\0\0" and self.source != target_ip:
                 return False
         if not options.quiet:
-            line = [f"{'Unicast' if unicast else 'Broadcast'} "
-                    f"{'reply' if arp.op == ARPOP_REPLY else 'request'} from "
-                    f"{socket.inet_ntoa(sender_ip)} [{_hex(sender_mac)}] "]
-            named = False
-            if target_ip != self.source:
-                line.append(f"for {socket.inet_ntoa(target_ip)} ")
-                named = True
-            if target_mac != self.mac:
-                line.append(f"{'' if named else 'for '}[{_hex(target_mac)}]")
-            if self.last_ns is not None:
-                line.append(f" {elapsed_text(self.last_ns, now)}\n")
-            else:
-                line.append(" UNSOLICITED?\n")
-            self.out("".join(line))
+            self._out(out.reply_line(
+                unicast, arp.op == ARPOP_REPLY, sender_ip, sender_mac,
+                target_ip if target_ip != self.source else None,
+                target_mac if target_mac != self.mac else None,
+                out.elapsed_text(self.last_ns, now) if self.last_ns is not None else None))
         self.received += 1
         if options.deadline and self.received == options.count:
             return True
@@ -613,28 +507,8 @@ class Arping:
                 return
 
     def _finish(self) -> int:
-        options = self.options
-        if not options.quiet:
-            summary = [f"Sent {self.sent} probes ({self.brd_sent} broadcast(s))\n",
-                       f"Received {self.received} response(s)"]
-            if self.brd_recv or self.req_recv:
-                parts = []
-                if self.req_recv:
-                    parts.append(f"{self.req_recv} request(s)")
-                if self.brd_recv:
-                    parts.append(f"{self.brd_recv} broadcast(s)")
-                summary.append(f" ({', '.join(parts)})")
-            summary.append("\n")
-            self.out("".join(summary))
-        return self.status | exit_status(options, self.sent, self.brd_sent, self.received)
-
-
-def exit_status(options: ArpingOptions, sent: int, brd_sent: int, received: int) -> int:
-    """arping 20221126's exit status for a run that got to its summary (see the module doc)."""
-    if options.dad:
-        return 1 if received or brd_sent == received else 0
-    if options.unsolicited:
-        return 0
-    if options.deadline and options.count <= 0:
-        return 0 if received else 1
-    return 0 if received and sent == received else 1
+        if not self.options.quiet:
+            self._out(out.summary(self.sent, self.brd_sent, self.received, self.brd_recv,
+                                 self.req_recv))
+        return self.status | out.exit_status(self.options, self.sent, self.brd_sent,
+                                             self.received)
