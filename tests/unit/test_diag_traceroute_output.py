@@ -7,10 +7,12 @@ side-by-side comparison with the real tool is tests/integration/test_diag_tracer
 import io
 import re
 import socket
+import time
 
 import pytest
 
 from vrmonitor.diagnostics import traceroute as tr
+from vrmonitor.diagnostics.toolkit import ToolExit, c_strtod, c_strtoul
 from vrmonitor.diagnostics.traceroute import Probe, probe_text
 
 A, B = "198.18.1.1", "198.18.2.2"
@@ -157,7 +159,7 @@ def test_packet_lengths(method, family, packet_len, total):
     ("99999999999999999999999", 2**64 - 1, 23),
 ])
 def test_strtoul(text, value, used):
-    assert tr.c_strtoul(text) == (value, used)
+    assert c_strtoul(text) == (value, used)
 
 
 @pytest.mark.parametrize("text, value, used", [
@@ -165,7 +167,7 @@ def test_strtoul(text, value, used):
     ("-1", -1.0, 2), ("x", 0.0, 0), ("0x1p4", 16.0, 5), ("inf", float("inf"), 3),
 ])
 def test_strtod(text, value, used):
-    assert tr.c_strtod(text) == (value, used)
+    assert c_strtod(text) == (value, used)
 
 
 def parsed(*argv, family=4):
@@ -210,7 +212,7 @@ def test_parse_families():
     assert parsed("fd18:2::2").family == socket.AF_INET6
     assert parsed("fd18:2::2", family=6).family == socket.AF_INET6
     assert parsed("-4", B, family=6).family == socket.AF_INET
-    with pytest.raises(tr.TracerouteError) as refused:
+    with pytest.raises(ToolExit) as refused:
         parsed(B, family=6)
     assert str(refused.value) == (f"{B}: Address family for hostname not supported\n"
                                   f"Cannot handle \"host\" cmdline arg `{B}' on position 1 "
@@ -250,7 +252,7 @@ def test_parse_without_resolving():
     (["--mtu", B], "Option `--mtu' (argc 1) is not supported by this traceroute (vrmonitor)"),
 ])
 def test_parse_errors(argv, message):
-    with pytest.raises(tr.TracerouteError) as refused:
+    with pytest.raises(ToolExit) as refused:
         tr.parse(argv)
     assert (str(refused.value), refused.value.status) == (message, 2)
 
@@ -322,7 +324,7 @@ class ScriptedSender:
         self.sent = []
 
     def send(self, probe, ttl):
-        probe.send_time = tr.time.monotonic()
+        probe.send_time = time.monotonic()
         probe.seq = len(self.sent) + 1
         self.sent.append(ttl)
 
@@ -339,10 +341,10 @@ class ScriptedReceiver:
             answer = self.reply(ttl)
             if answer:
                 address, kind, code = answer
-                answers.append(tr.Answer(seq, address, tr.time.monotonic(), 64, kind, code))
+                answers.append(tr.Answer(seq, address, time.monotonic(), 64, kind, code))
         self.answered = len(self.sender.sent)
         if not answers:
-            tr.time.sleep(min(max(timeout, 0), 0.01))
+            time.sleep(min(max(timeout, 0), 0.01))
         return answers
 
 

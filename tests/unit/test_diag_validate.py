@@ -13,6 +13,7 @@ import pytest
 from tests.ms_parsers import Answer, diagnostics
 from vrmonitor.cli import main
 from vrmonitor.cloudstack.diagnostics import diagnose, envelope
+from vrmonitor.diagnostics.toolkit import ToolExit
 from vrmonitor.diagnostics.validate import (TOOLS, check_options, exit_status, is_host_name, request,
                                            with_defaults)
 from vrmonitor.errors import DiagnosticError
@@ -149,13 +150,7 @@ def test_bad_addresses_are_refused(tool, address, why):
 
 
 def test_exit_status_of_a_tools_parse_error():
-    class WithStatus(DiagnosticError):
-        status = 1
-
-    class WithExitCode(DiagnosticError):
-        exit_code = 3
-
-    assert exit_status(WithStatus("x")) == 1 and exit_status(WithExitCode("x")) == 3
+    assert exit_status(ToolExit("x", 1)) == 1 and exit_status(ToolExit("x", 3)) == 3
     assert exit_status(DiagnosticError("x")) == 2
 
 

@@ -26,6 +26,7 @@ import re
 from dataclasses import dataclass
 from typing import Sequence
 
+from vrmonitor.diagnostics.toolkit import ToolExit
 from vrmonitor.errors import DiagnosticError
 
 # One argument after the shell split: the MS's parameter rule, minus whitespace.
@@ -55,8 +56,8 @@ class Tool:
         return importlib.import_module(self.module)
 
     def parse(self, argv: Sequence[str]):
-        """The tool's own parse() of `argv`, as a check that looks nothing up;
-        DiagnosticError with the tool's message (and often its exit status) when it refuses."""
+        """The tool's own parse() of `argv`, as a check that looks nothing up; ToolExit with
+        the tool's message and exit status when it refuses."""
         if self.family is None:
             return self.load().parse(list(argv), **dict(self.check_only))
         return self.load().parse(list(argv), family=self.family, **dict(self.check_only))
@@ -115,13 +116,8 @@ def request(args: Sequence[str]) -> Request:
 
 
 def exit_status(error: DiagnosticError, default: int = 2) -> int:
-    """The exit status a tool's parse error carries (arping and traceroute: `status`, ping:
-    `exit_code`), else `default`."""
-    for name in ("status", "exit_code"):
-        value = getattr(error, name, None)
-        if isinstance(value, int):
-            return value
-    return default
+    """The exit status a tool's ToolExit carries; `default` for any other DiagnosticError."""
+    return error.status if isinstance(error, ToolExit) else default
 
 
 def with_defaults(tool: Tool, argv: list[str]) -> list[str]:
