@@ -17,6 +17,7 @@ def run(args, context) -> int:
 
     from vrmonitor.health.history import read_history
     from vrmonitor.services.saved_state import read_daemon_state
+    from vrmonitor.services.snapshot import ServiceSnapshot
     from vrmonitor.system.identity import still_running
 
     # A damaged file is logged (stderr), set aside and shown as absent.
@@ -25,8 +26,9 @@ def run(args, context) -> int:
     if state is not None and "pid" in state:
         running = still_running(state["pid"], state.get("started_ticks"))
     services = state.get("services", {}) if state is not None else {}
+    typed = {name: ServiceSnapshot.from_dict(s) for name, s in services.items()}
     checks = read_history(context.paths.health_history)
-    failing = sorted(name for name, s in services.items() if s.get("state") != "up")
+    failing = sorted(name for name, s in typed.items() if s.state != "up")
     failing += sorted(name for name, runs in checks.items() if runs and runs[-1].get("status") != "pass")
 
     if args.json:
@@ -35,14 +37,15 @@ def run(args, context) -> int:
                                      "updated": state.get("updated") if state else None},
                           "services": services, "checks": checks, "failing": failing}, indent=1))
     else:
-        _print_text(state, running, services, time)
+        _print_text(state, running, typed, time)
         _print_checks(checks, time)
     if not running:
         return EXIT_NOT_RUNNING
     return EXIT_FAILING if failing else 0
 
 
-def _print_text(state, running, services, time) -> None:
+def _print_text(state, running, services: dict, time) -> None:
+    """services: name -> ServiceSnapshot."""
     def when(seconds):
         return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(seconds)) if seconds else "-"
 
@@ -58,22 +61,22 @@ def _print_text(state, running, services, time) -> None:
         return
     rows = [("SERVICE", "STATE", "SINCE", "RESTARTS/1H", "LAST ACTION")]
     for name, s in services.items():
-        action = s.get("last_action") or "-"
-        if s.get("last_outcome"):
-            action += f" -> {s['last_outcome']}"
-        shown = s.get("state", "?") + (" (recovering)" if s.get("recovering") else "")
-        shown += " (crash loop)" if s.get("crash_loop") else ""
-        shown += " (parked)" if s.get("parked") else ""
-        rows.append((f"{name} ({s.get('processname')})", shown, when(s.get("since")),
-                     str(s.get("restarts_last_hour", 0)), action))
+        action = s.last_action or "-"
+        if s.last_outcome:
+            action += f" -> {s.last_outcome}"
+        shown = s.state + (" (recovering)" if s.recovering else "")
+        shown += " (crash loop)" if s.crash_loop else ""
+        shown += " (parked)" if s.parked else ""
+        rows.append((f"{name} ({s.processname})", shown, when(s.since),
+                     str(s.restarts_last_hour), action))
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[4])
     for name, s in services.items():
-        if s.get("state") != "up":
-            print(f"{name}: {s.get('reason')}")
-        if s.get("blocked"):
-            print(f"{name}: not restarted: {s['blocked']}")
+        if s.state != "up":
+            print(f"{name}: {s.reason}")
+        if s.blocked:
+            print(f"{name}: not restarted: {s.blocked}")
 
 
 def _print_checks(checks: dict, time) -> None:

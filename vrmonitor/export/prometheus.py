@@ -8,6 +8,7 @@ collector's folder) whenever the daemon's picture changes, and at least every RE
 import math
 
 from vrmonitor.export.loop_lag import LoopLag
+from vrmonitor.services.snapshot import ServiceSnapshot
 from vrmonitor.system.files import atomic_write
 
 REFRESH = 30.0
@@ -22,7 +23,8 @@ def enabled(setting: str, paths) -> bool:
 
 def render(services: dict, checks: dict, run_times: dict, alerts_total: int, loop_lag: float,
            started: float, lag_histogram: LoopLag | None = None) -> str:
-    """The metrics, in the text exposition format."""
+    """The metrics, in the text exposition format. services: the monitor's snapshot
+    (section -> services/snapshot.py's dict)."""
     lines: list[str] = []
 
     def metric(name: str, kind: str, text: str, samples) -> None:
@@ -32,18 +34,20 @@ def render(services: dict, checks: dict, run_times: dict, alerts_total: int, loo
             label_text = ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items())
             lines.append(f"{name}{{{label_text}}} {_number(value)}" if labels else f"{name} {_number(value)}")
 
-    def service_labels(section: str, state: dict) -> dict:
-        return {"service": section, "process": state.get("processname") or ""}
+    def service_labels(section: str, state: ServiceSnapshot) -> dict:
+        return {"service": section, "process": state.processname or ""}
+
+    services = {name: ServiceSnapshot.from_dict(s) for name, s in services.items()}
 
     metric("vrmonitor_up", "gauge", "1 while the vrmonitor daemon runs.", [({}, 1)])
     metric("vrmonitor_start_time_seconds", "gauge", "When the daemon started (Unix time).",
            [({}, started)])
     metric("vrmonitor_service_up", "gauge", "1 if the monitored service is up, else 0.",
-           [(service_labels(n, s), 1 if s.get("state") == "up" else 0) for n, s in services.items()])
+           [(service_labels(n, s), 1 if s.state == "up" else 0) for n, s in services.items()])
     metric("vrmonitor_service_parked", "gauge", "1 if vrmonitor stopped restarting the service.",
-           [(service_labels(n, s), 1 if s.get("parked") else 0) for n, s in services.items()])
+           [(service_labels(n, s), 1 if s.parked else 0) for n, s in services.items()])
     metric("vrmonitor_service_restarts_last_hour", "gauge", "Restarts by vrmonitor in the last hour.",
-           [(service_labels(n, s), s.get("restarts_last_hour", 0)) for n, s in services.items()])
+           [(service_labels(n, s), s.restarts_last_hour) for n, s in services.items()])
     last = {name: runs[-1] for name, runs in checks.items() if runs}
     metric("vrmonitor_check_success", "gauge", "1 if the health check's last result passed, else 0.",
            [({"check": n}, 1 if r.get("status") == "pass" else 0) for n, r in sorted(last.items())])
