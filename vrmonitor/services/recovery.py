@@ -5,7 +5,7 @@ import os
 
 from vrmonitor.services.configtest import ConfigGate
 from vrmonitor.services.detect import ServiceState, observe
-from vrmonitor.services.monitor import Outcome
+from vrmonitor.services.lifecycle import Outcome
 from vrmonitor.services.orphans import kill_orphans, owner_of
 from vrmonitor.system.identity import PidfileProblem, ProcessIdentity, identify, read_pidfile
 from vrmonitor.system.initsys import RECOVERING, RESET_AND_RESTART, STOPPED, UNKNOWN
