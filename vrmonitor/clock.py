@@ -13,3 +13,7 @@ class SystemClock:
 
     def wall(self) -> float:
         return time.time()
+
+    def sleep(self, seconds: float) -> None:
+        """Pause on the monotonic clock (for waits that poll)."""
+        time.sleep(seconds)

@@ -18,9 +18,9 @@ import pwd
 import re
 import select
 import signal
-import time
 from dataclasses import dataclass
 
+from vrmonitor.clock import SystemClock
 from vrmonitor.system.identity import (ProcessIdentity, identify, is_named, pids_named, read_stat,
                                        still_running)
 
@@ -181,11 +181,11 @@ class _Target:
 
 
 def kill_orphans(processname: str, keep: set[int] = frozenset(), grace: float = 2.0, *,
-                 owner: Owner, proc: str = "/proc") -> list[int]:
+                 owner: Owner, proc: str = "/proc", clock=SystemClock()) -> list[int]:
     """Kill the live processes named `processname` that `owner` owns, but not `keep`; their PIDs.
 
     SIGTERM first, SIGKILL to those still alive after `grace` seconds. Only for a service
-    that is down. proc: where /proc is, for the ownership reads.
+    that is down. proc: where /proc is, for the ownership reads; clock: monotonic() and sleep().
     """
     if not owner.unit and owner.master is None:
         LOG.warning("%s processes left behind, if any, are not killed: without the init "
@@ -198,14 +198,14 @@ def kill_orphans(processname: str, keep: set[int] = frozenset(), grace: float = 
         if killed:
             LOG.info("sent SIGTERM to %s processes left behind: %s", processname,
                      " ".join(map(str, killed)))
-        survivors = _wait(targets, grace)
+        survivors = _wait(targets, grace, clock)
         for target in survivors:
             if target.signal(signal.SIGKILL):
                 LOG.warning("%s PID %d ignored SIGTERM for %.1f s: sent SIGKILL",
                             processname, target.pid, grace)
-        for target in _wait(survivors, KILL_WAIT):
+        for target in _wait(survivors, KILL_WAIT, clock):
             LOG.warning("%s PID %d still alive after SIGKILL", processname, target.pid)
-        _wait_reaped([t.identity for t in targets if t.identity], REAP_WAIT)
+        _wait_reaped([t.identity for t in targets if t.identity], REAP_WAIT, clock)
         return killed
     finally:
         for target in targets:
@@ -252,24 +252,24 @@ def _pidfd_open(pid: int) -> int | None:
         return None
 
 
-def _wait(targets: list[_Target], within: float) -> list[_Target]:
+def _wait(targets: list[_Target], within: float, clock) -> list[_Target]:
     """Those of `targets` still alive after waiting up to `within` seconds for them to exit."""
-    deadline = time.monotonic() + within
+    deadline = clock.monotonic() + within
     alive = [target for target in targets if not target.dead()]
-    while alive and time.monotonic() < deadline:
-        time.sleep(min(0.05, max(deadline - time.monotonic(), 0)))
+    while alive and clock.monotonic() < deadline:
+        clock.sleep(min(0.05, max(deadline - clock.monotonic(), 0)))
         alive = [target for target in alive if not target.dead()]
     return alive
 
 
-def _wait_reaped(identities: list[ProcessIdentity], within: float) -> None:
+def _wait_reaped(identities: list[ProcessIdentity], within: float, clock) -> None:
     """Wait until none of these processes exists any more, zombies included."""
-    end = time.monotonic() + within
+    end = clock.monotonic() + within
     pending = list(identities)
-    while pending and time.monotonic() < end:
+    while pending and clock.monotonic() < end:
         pending = [i for i in pending if _still_listed(i)]
         if pending:
-            time.sleep(0.05)
+            clock.sleep(0.05)
     for identity in pending:
         LOG.warning("%s PID %d is not reaped yet", identity.name, identity.pid)
 

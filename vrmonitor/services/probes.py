@@ -9,8 +9,9 @@ library only; addresses are numeric (no name lookups).
 import os
 import socket
 import struct
-import time
 from dataclasses import dataclass
+
+from vrmonitor.clock import SystemClock
 
 # processname -> (kind, default port); haproxy's ports come from its configuration.
 DEFAULT_PROBES: dict[str, tuple[str, int | None]] = {
@@ -38,7 +39,7 @@ class _Failed(Exception):
 
 
 def probe(kind: str, port: int | None = None, host: str = "127.0.0.1",
-          timeout: float = 2.0) -> ProbeResult:
+          timeout: float = 2.0, clock=SystemClock()) -> ProbeResult:
     """Probe the service at host:port with `kind` (dns, tcp, http, ssh, none).
 
     `port` defaults to the kind's usual port (dns 53, http 80, ssh 22); a tcp probe needs one.
@@ -53,7 +54,7 @@ def probe(kind: str, port: int | None = None, host: str = "127.0.0.1",
         if port is None:
             raise ValueError(f"a {kind} probe needs a port")
     target = _target(host, port)
-    deadline = time.monotonic() + timeout
+    deadline = _Deadline(clock, timeout)
     try:
         if kind == "dns":
             detail = _dns(host, port, deadline, timeout)
@@ -87,8 +88,15 @@ def _address(host: str, port: int, socktype: int) -> tuple[int, tuple]:
     return family, sockaddr
 
 
-def _remaining(deadline: float) -> float:
-    return max(deadline - time.monotonic(), 0.001)
+class _Deadline:
+    """The probe's whole budget: every socket wait gets what is left of it."""
+
+    def __init__(self, clock, seconds: float):
+        self._clock = clock
+        self._at = clock.monotonic() + seconds
+
+    def remaining(self) -> float:
+        return max(self._at - self._clock.monotonic(), 0.001)
 
 
 def _problem(exc: OSError, what: str, target: str, timeout: float) -> _Failed:
@@ -102,11 +110,11 @@ def _problem(exc: OSError, what: str, target: str, timeout: float) -> _Failed:
     return _Failed(f"{what} to {target} failed: {exc.strerror or exc}")
 
 
-def _connect(host: str, port: int, deadline: float, timeout: float, what: str) -> socket.socket:
+def _connect(host: str, port: int, deadline: _Deadline, timeout: float, what: str) -> socket.socket:
     family, sockaddr = _address(host, port, socket.SOCK_STREAM)
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
-        sock.settimeout(_remaining(deadline))
+        sock.settimeout(deadline.remaining())
         sock.connect(sockaddr)
     except OSError as exc:
         sock.close()
@@ -114,7 +122,7 @@ def _connect(host: str, port: int, deadline: float, timeout: float, what: str) -
     return sock
 
 
-def _read_line(sock: socket.socket, buffered: bytearray, deadline: float) -> bytes | None:
+def _read_line(sock: socket.socket, buffered: bytearray, deadline: _Deadline) -> bytes | None:
     """The next line (without CR LF) from `sock`; None at EOF. Timeouts raise OSError."""
     while True:
         end = buffered.find(b"\n")
@@ -126,7 +134,7 @@ def _read_line(sock: socket.socket, buffered: bytearray, deadline: float) -> byt
             line = bytes(buffered)
             buffered.clear()
             return line
-        sock.settimeout(_remaining(deadline))
+        sock.settimeout(deadline.remaining())
         chunk = sock.recv(BANNER_LIMIT)
         if not chunk:
             return None if not buffered else _take_all(buffered)
@@ -143,7 +151,7 @@ def _shown(line: bytes) -> str:
     return line[:120].decode("ascii", "backslashreplace")
 
 
-def _ssh(host: str, port: int, deadline: float, timeout: float) -> str:
+def _ssh(host: str, port: int, deadline: _Deadline, timeout: float) -> str:
     target = _target(host, port)
     with _connect(host, port, deadline, timeout, "ssh connect") as sock:
         buffered = bytearray()
@@ -164,14 +172,14 @@ def _ssh(host: str, port: int, deadline: float, timeout: float) -> str:
     raise _Failed(f"ssh server at {target} sent {BANNER_LIMIT} bytes without an SSH- banner")
 
 
-def _http(host: str, port: int, deadline: float, timeout: float) -> str:
+def _http(host: str, port: int, deadline: _Deadline, timeout: float) -> str:
     target = _target(host, port)
     host_header = target if port != 80 else (f"[{host}]" if ":" in host else host)
     request = (f"GET / HTTP/1.0\r\nHost: {host_header}\r\nUser-Agent: vrmonitor-probe\r\n"
                "Connection: close\r\n\r\n").encode("ascii")
     with _connect(host, port, deadline, timeout, "http connect") as sock:
         try:
-            sock.settimeout(_remaining(deadline))
+            sock.settimeout(deadline.remaining())
             sock.sendall(request)
             line = _read_line(sock, bytearray(), deadline)
         except OSError as exc:
@@ -194,7 +202,7 @@ def _dns_query(query_id: int) -> bytes:
     return header + qname + struct.pack("!HH", 1, 1)
 
 
-def _dns(host: str, port: int, deadline: float, timeout: float) -> str:
+def _dns(host: str, port: int, deadline: _Deadline, timeout: float) -> str:
     target = _target(host, port)
     family, sockaddr = _address(host, port, socket.SOCK_DGRAM)
     query_id = struct.unpack("!H", os.urandom(2))[0]
@@ -203,7 +211,7 @@ def _dns(host: str, port: int, deadline: float, timeout: float) -> str:
             sock.connect(sockaddr)
             sock.send(_dns_query(query_id))
             while True:
-                sock.settimeout(_remaining(deadline))
+                sock.settimeout(deadline.remaining())
                 reply = sock.recv(4096)
                 if len(reply) < 12:
                     continue
