@@ -84,8 +84,9 @@ def parse(argv: list[str], family: int = 4) -> PingOptions:
     warnings: list[str] = []
     operands: list[str] = []
 
-    def fail(message: str, exit_code: int) -> ToolExit:
-        return ToolExit("".join(w + "\n" for w in warnings) + message, exit_code)
+    def fail(message: str, status: int) -> ToolExit:
+        # ping prints the warnings of the options read so far before its error.
+        return ToolExit("".join(w + "\n" for w in warnings) + message, status)
 
     def usage_error(message: str) -> ToolExit:
         return fail(f"{prog}: {message}\n{out.USAGE}", 2)

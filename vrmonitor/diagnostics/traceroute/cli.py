@@ -474,6 +474,6 @@ def _checked(options: TracerouteOptions) -> TracerouteOptions:
 def parse(argv: list[str], family: int = 4, resolve: bool = True) -> TracerouteOptions:
     """traceroute's command line (traceroute6's with family=6). The host (and -s) are resolved
     here, as traceroute does while parsing, unless resolve=False (a syntax check only).
-    TracerouteError (a DiagnosticError) carries the tool's message and exit status. family=4
+    ToolExit (a DiagnosticError) carries the tool's message and exit status. family=4
     is plain `traceroute`: IPv4 preferred, an IPv6 host allowed, -4/-6 decide."""
     return _Parser(list(argv), family, resolve).run()
