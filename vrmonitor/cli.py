@@ -21,7 +21,8 @@ DEBUG_ENV = "VRMONITOR_DEBUG"
 def _formatter(prog: str) -> argparse.HelpFormatter:
     """argparse's formatter, told the width so that it does not import shutil to learn it."""
     try:
-        columns = int(os.environ.get("COLUMNS", "")) or os.get_terminal_size(sys.__stdout__.fileno()).columns
+        columns = int(os.environ.get("COLUMNS", "")) or os.get_terminal_size(
+            sys.__stdout__.fileno()).columns  # type: ignore[union-attr]  # None: AttributeError, caught
     except (ValueError, OSError, AttributeError):
         columns = 80
     return argparse.RawDescriptionHelpFormatter(prog, width=max(columns - 2, 40))

@@ -89,7 +89,7 @@ def json_feed(store: AlertStore, after: int | None = None, since: str | None = N
                 records = store.all_records()
             return [r for r in records if since is None or _second(r["line"]) > since]
         lines = legacy_lines(store, since)
-        known = {}
+        known: dict[str, list[dict]] = {}
         for record in store.all_records():
             known.setdefault(record["line"], []).append(record)
     feed = []
@@ -99,6 +99,7 @@ def json_feed(store: AlertStore, after: int | None = None, since: str | None = N
             feed.append(matches.pop(0))
             continue
         parsed = parse_line(line)
+        assert parsed is not None  # legacy_lines() returns alert lines only
         feed.append({"seq": None, "time": parsed.local_time(), "boot_id": None,
                      "severity": _readable(parsed.severity), "name": _readable(parsed.name),
                      "message": _readable(parsed.message), "line": _readable(line)})

@@ -64,16 +64,16 @@ class AlertWriter:
         OSError (naming the file) when the disk refuses: nothing is half-written."""
         if severity not in SEVERITIES:
             raise ValueError(f"severity must be one of {', '.join(SEVERITIES)}, not {severity!r}")
-        when = datetime.fromtimestamp(self.clock.wall() if when is None else when).astimezone()
+        stamp = datetime.fromtimestamp(self.clock.wall() if when is None else when).astimezone()
         name, message = escaped(name), escaped(message)
         with self.store.locked(exclusive=True):
             self._repair_legacy_log()
             last = self.store.last_record()
             alert = Alert(seq=(last["seq"] if last else 0) + 1,
                           epoch=(last.get("epoch") if last else None) or new_epoch(),
-                          time=when.isoformat(timespec="microseconds"), boot_id=self.boot_id,
+                          time=stamp.isoformat(timespec="microseconds"), boot_id=self.boot_id,
                           severity=severity, name=clean_text(name), message=clean_text(message),
-                          line=format_line(when, severity, name, message))
+                          line=format_line(stamp, severity, name, message))
             record = (json.dumps(alert.record(), ensure_ascii=False) + "\n").encode("utf-8")
             legacy = (alert.line + "\n\n").encode("utf-8")
             # Each file rotates at its own limit: the journal must not cost the router's small

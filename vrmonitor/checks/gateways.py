@@ -50,7 +50,7 @@ def ping_all(addresses: list[str]) -> dict[str, str | None]:
     from vrmonitor.diagnostics.icmp import echo
 
     outcomes = echo(addresses, attempts=ATTEMPTS, timeout=TIMEOUT) if addresses else {}
-    reasons = {}
+    reasons: dict[str, str | None] = {}
     for address, outcome in outcomes.items():
         if outcome.reachable:
             reasons[address] = None

@@ -78,7 +78,7 @@ def parse_line(line: str) -> ParsedLine | None:
     holds a shell metacharacter (SHELL_SPECIAL)."""
     match = STAMP.match(line)
     second = _second(match) if match else None
-    if second is None or SHELL_SPECIAL.search(line.split(",", 1)[0]):
+    if match is None or second is None or SHELL_SPECIAL.search(line.split(",", 1)[0]):
         return None
     rest = line[match.end():]
     severity = name = None
@@ -103,7 +103,8 @@ def parse_threshold(date: str, time: str) -> str | None:
 def _second(match: re.Match) -> str | None:
     """The zero-padded stamp of a STAMP match, or None when it names no real time."""
     try:
-        when = datetime(*(int(part) for part in match.group(1, 2, 3, 4, 5, 6)))
+        year, month, day, hour, minute, second = (int(part) for part in match.group(1, 2, 3, 4, 5, 6))
+        when = datetime(year, month, day, hour, minute, second)
     except ValueError:
         return None
     # Not strftime: glibc's %Y does not pad years before 1000, which would then sort last.

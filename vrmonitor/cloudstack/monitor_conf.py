@@ -77,10 +77,10 @@ def parse_monitor_conf(text: str, source: str = CONTRACT_PATH) -> MonitorConf:
     from vrmonitor.config import schema
 
     sections, problems = _read_ini(text, source)
-    order = {name: index for index, name in enumerate(sections)}
+    order: dict[str | int, int] = {name: index for index, name in enumerate(sections)}
     # Section by section in file order, rather than by name.
     for problem in sorted(schema.validate(sections, SCHEMA),
-                          key=lambda problem: (order.get(problem.path[:1] and problem.path[0], -1),
+                          key=lambda problem: (order.get(problem.path[0], -1) if problem.path else -1,
                                                problem.sort_key())):
         problems.append(f"{source}: {_where(problem.path)}: {problem.message}{_consequence(problem)}")
     services = []
@@ -90,8 +90,8 @@ def parse_monitor_conf(text: str, source: str = CONTRACT_PATH) -> MonitorConf:
         services.append(ServiceEntry(section=name, processname=keys["processname"],
                                      servicename=keys.get("servicename") or None,
                                      pidfile=keys.get("pidfile") or None))
-    for problem in problems:
-        LOG.debug("%s", problem)
+    for text in problems:
+        LOG.debug("%s", text)
     return MonitorConf(services=tuple(services), problems=tuple(problems))
 
 
@@ -125,7 +125,7 @@ def _read_ini(text: str, source: str) -> tuple[dict[str, dict[str, str]], list[s
             continue
         separator = _SEPARATOR.search(line)
         key = line[:separator.start()].strip().lower() if separator else ""
-        if not key:
+        if separator is None or not key:
             problems.append(f"{source}: line {number}: {line!r} is neither a [section] "
                             f"nor a key=value line; ignored")
             continue

@@ -62,7 +62,7 @@ def main(argv: list[str], root: str) -> int:
     from vrmonitor.health.entry import engine_for, run_kinds
 
     paths = Paths.from_option(root)
-    kinds = KINDS
+    kinds: tuple[str, ...] = KINDS
     if len(argv) > 1:
         if argv[1] in KINDS:
             kinds = (argv[1],)

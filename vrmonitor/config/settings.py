@@ -171,7 +171,8 @@ def _section(cls, table: Mapping, **nested):
     The schema has already checked the values; the conversion only makes TOML's `30` a float
     and an integral `5.0` an int, so consumers see one type per setting.
     """
-    values = {item.name: type(item.default)(table[item.name])
+    # Every settings field has a default: type() never sees dataclasses.MISSING.
+    values = {item.name: type(item.default)(table[item.name])  # type: ignore[misc]
               for item in fields(cls) if item.name in table and item.name not in nested}
     return cls(**values, **nested)
 

@@ -82,14 +82,15 @@ def run_checks(checks: list[Check], kind: str, *, cwd: Path, timeout_for: Callab
     run_started = time.time()
     runnable = [check for check in checks if not check.refused]
     if not runnable:
-        return [CheckResult(c.name, FAIL, c.refused, run_started, 0.0, None) for c in checks]
+        # Every check is refused here; `or ""` only tells mypy that the reason is a str.
+        return [CheckResult(c.name, FAIL, c.refused or "", run_started, 0.0, None) for c in checks]
     workers = max(1, min(max_parallel, len(runnable)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="health-check") as pool:
         futures = [None if check.refused else
                    pool.submit(_run_guarded, check, kind, cwd, timeout_for, dialect_for, output_cap,
                                cancel)
                    for check in checks]
-        results = [CheckResult(check.name, FAIL, check.refused, run_started, 0.0, None)
+        results = [CheckResult(check.name, FAIL, check.refused or "", run_started, 0.0, None)
                    if future is None else future.result()
                    for check, future in zip(checks, futures)]
     return results

@@ -23,7 +23,7 @@ class LockedPidfile:
 
     def __init__(self, path: Path):
         self.path = Path(path)
-        self._fd = None
+        self._fd: int | None = None
 
     def acquire(self) -> None:
         fd = _lock_or_refuse(self.path)

@@ -104,6 +104,7 @@ def run(argv: Sequence[str], *, timeout: float, cap: int = 16384,
     except OSError as exc:
         raise CommandError(f"cannot run {argv[0]}: {exc.strerror or exc}") from exc
 
+    assert proc.stdout is not None and proc.stderr is not None  # both are PIPEs
     outputs = {proc.stdout.fileno(): _Capped(cap), proc.stderr.fileno(): _Capped(cap)}
     timed_out = cancelled = False
     with selectors.DefaultSelector() as selector:
@@ -217,9 +218,9 @@ class _ExitWatch:
         if not self.exited:
             try:
                 info = os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+                self.exited = info is not None
             except ChildProcessError:
-                info = True
-            self.exited = info is not None
+                self.exited = True
             if self.exited and self._fd is not None:
                 self._selector.unregister(self._fd)
                 self.registered = 0
