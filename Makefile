@@ -3,7 +3,7 @@ DEBIAN_PY := /usr/bin/python3
 VENV_PY := .venv/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: test test-debian test-venv unit deb bench fuzz demo clean systemvm systemvm-shell
+.PHONY: test test-debian test-venv unit lint deb bench fuzz demo clean systemvm systemvm-shell
 
 test:            ## everything: set up, then the suite under both interpreters
 	./scripts/test
@@ -16,6 +16,10 @@ test-venv:       ## the suite under the venv with the newest PyPI releases
 
 unit:            ## fast tests only, no root or daemons needed
 	$(DEBIAN_PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+lint:            ## ruff and mypy, as scripts/test runs them (settings in pyproject.toml)
+	.venv/bin/ruff check .
+	.venv/bin/mypy
 
 deb:             ## build the Debian package into dist/
 	./scripts/build-deb
@@ -36,4 +40,4 @@ systemvm-shell:  ## a shell inside a booted, laid-out router guest; torn down wh
 	$(DEBIAN_PY) -m tests.systemvm.shell
 
 clean:
-	rm -rf build dist .pybuild *.egg-info .pytest_cache
+	rm -rf build dist .pybuild *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -227,7 +227,7 @@ class Guest:
                     continue
             except OSError:
                 continue
-            nspid = next((l.split()[1:] for l in status.splitlines() if l.startswith("NSpid:")), [])
+            nspid = next((line.split()[1:] for line in status.splitlines() if line.startswith("NSpid:")), [])
             if nspid and nspid[-1] == "1":
                 return pid
         return None
@@ -408,7 +408,7 @@ class Guest:
                 if os.readlink(entry / "ns/pid") != guest_pidns:
                     continue
                 status = (entry / "status").read_text()
-                parent = int(next(l.split()[1] for l in status.splitlines() if l.startswith("PPid:")))
+                parent = int(next(line.split()[1] for line in status.splitlines() if line.startswith("PPid:")))
                 outside = os.readlink(f"/proc/{parent}/ns/pid") != guest_pidns
             except (OSError, StopIteration, ValueError):
                 continue

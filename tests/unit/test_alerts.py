@@ -428,7 +428,7 @@ def test_json_feed_lists_foreign_lines_with_null_seq_and_after_skips_them(paths,
     assert feed[1]["line"].endswith("[INFO] [vr] from vrmonitor")
     assert set(feed[1]) >= {"seq", "time", "severity", "name", "message", "line"}
     assert main(["--root", str(paths.root), "alerts", "--format", "json", "--after", "0"]) == 0
-    assert [json.loads(l)["seq"] for l in capsys.readouterr().out.splitlines()] == [1]
+    assert [json.loads(line)["seq"] for line in capsys.readouterr().out.splitlines()] == [1]
 
 
 def test_alerts_cloudstack_format_matches_the_entry_point_without_recording(paths, capsys):
