@@ -16,6 +16,7 @@ import sys
 import time
 from datetime import datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -28,7 +29,9 @@ from vrmonitor.cloudstack.alert_line import answer
 from vrmonitor.cloudstack.install import install
 from vrmonitor.cloudstack.monitor_conf import ServiceEntry
 from vrmonitor.config.settings import ServiceSettings, Settings
-from vrmonitor.daemon import Daemon
+from vrmonitor.daemon.composition import Daemon
+from vrmonitor.daemon.textfile_export import TextfileExport
+from vrmonitor.export.loop_lag import LoopLag
 from vrmonitor.health.services import daemon_services
 from vrmonitor.paths import Paths
 from vrmonitor.services.monitor import Outcome, ServiceMonitor
@@ -273,8 +276,8 @@ def test_a_history_entry_that_is_not_a_list_does_not_stop_health_runs(tmp_path, 
 def test_the_prometheus_export_renders_with_a_damaged_history(paths, caplog):
     caplog.set_level(logging.WARNING)
     history_path(paths).write_text(json.dumps(NOT_A_LIST))
-    daemon = Daemon(paths, Settings(), init=FakeInit())
-    daemon._export()
+    published = SimpleNamespace(services={}, version=0)  # what the daemon's publisher offers
+    TextfileExport(paths, published, LoopLag(), lambda: 0.0).export()
     text = paths.prometheus_file.read_text()
     assert "vrmonitor_up 1" in text and 'check="ok.sh"' not in text
     assert len(aside(history_path(paths))) == 1 and warned(caplog, history_path(paths))

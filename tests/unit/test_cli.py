@@ -83,7 +83,7 @@ def test_contract_paths_are_relocated_under_the_root(tmp_path):
 
 
 def test_the_daemon_does_not_load_scapy():
-    probe = ("import sys\nimport vrmonitor.daemon, vrmonitor.commands.run\n"
+    probe = ("import sys\nimport vrmonitor.daemon.composition, vrmonitor.commands.run\n"
              "print(sorted(m for m in sys.modules if m.split('.')[0] == 'scapy'))")
     assert run_cli("-c", probe).stdout.splitlines()[-1] == "[]"
 

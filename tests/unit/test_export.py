@@ -3,7 +3,7 @@
 import logging
 import time
 
-from vrmonitor.daemon import _check_clock
+from vrmonitor.daemon.clock_watch import check_clock
 from vrmonitor.export import prometheus
 from vrmonitor.paths import Paths
 
@@ -47,9 +47,9 @@ def test_a_wall_clock_step_is_logged_and_a_steady_clock_is_not(caplog):
     caplog.set_level(logging.WARNING)
     now = time.monotonic()
     steady = (now - 10, time.time() - 10)
-    assert _check_clock(steady, now) == steady and caplog.records == []
+    assert check_clock(steady, now, time.time()) == steady and caplog.records == []
     stepped = (now - 10, time.time() + 3600 - 10)  # the wall clock went back an hour since
-    fresh = _check_clock(stepped, now)
+    fresh = check_clock(stepped, now, time.time())
     assert fresh[0] == now
     assert "the wall clock stepped by -3600" in caplog.records[0].getMessage()
 

@@ -7,6 +7,7 @@ oldest are dropped, counted, and reported in an ALERT once writing works again.
 """
 
 import logging
+import math
 import time
 from collections import deque
 
@@ -28,6 +29,14 @@ class HeldAlerts:
 
     def __len__(self) -> int:
         return len(self._held)
+
+    # A job of the daemon's loop (daemon/periodic.py): each turn retries what is held.
+    def next_due(self) -> float:
+        return math.inf
+
+    def tick(self, now: float) -> None:
+        if self._held:
+            self.flush()
 
     def write(self, severity: str, name: str, message: str) -> None:
         """Write the alert now, after any held before it; hold it if the disk refuses."""

@@ -10,7 +10,7 @@ def add_arguments(parser):
 
 def run(args, context) -> int:
     from vrmonitor.config.settings import load_settings
-    from vrmonitor.daemon import Daemon
+    from vrmonitor.daemon.composition import Daemon
 
     if args.status_every < 0:
         raise SystemExit("vrmonitor run: --status-every must not be negative")

@@ -1,0 +1,1 @@
+"""The daemon: composition.py builds the jobs once and runs the loop of periodic.py."""
