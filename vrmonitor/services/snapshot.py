@@ -21,7 +21,7 @@ def _of(shape, default=None, **extra):
 @dataclass(frozen=True)
 class ServiceSnapshot:
     processname: str = _of(sf.text, "")
-    servicename: str | None = _of(sf.text)
+    servicename: str | None = _of(sf.nullable(sf.text))  # None: monitor.conf named no service
     state: str = _of(sf.text, "unknown")  # up | down | degraded | unknown (not judged yet)
     since: float | None = _of(sf.number())  # wall time of the last state change
     reason: str = _of(sf.text, "")
