@@ -6,6 +6,7 @@ daemon's wall-clock "restart_times" are not carried over.
 
 import logging
 
+from vrmonitor.cloudstack.monitor_conf import ServiceEntry
 from vrmonitor.services.detect import ServiceState
 from vrmonitor.services.lifecycle import Phase, ServiceRecord
 from vrmonitor.services.saved_state import service_problem
@@ -15,7 +16,7 @@ from vrmonitor.system.identity import ProcessIdentity, wall_time_of
 LOG = logging.getLogger(__name__)
 
 
-def restored(entry, saved: object, now: float, wall: float, parked_reprobe: float) -> ServiceRecord:
+def restored(entry: ServiceEntry, saved: object, now: float, wall: float, parked_reprobe: float) -> ServiceRecord:
     """A record for `entry`, carrying on from `saved` (the previous daemon's snapshot entry for
     the same section, or None). now: monotonic; wall: the time a fresh record starts with."""
     record = ServiceRecord(entry, since=wall)
@@ -26,6 +27,7 @@ def restored(entry, saved: object, now: float, wall: float, parked_reprobe: floa
         LOG.warning("%s: the previous daemon's state is not usable (%s); starting afresh",
                     entry.section, wrong)
         return record
+    assert isinstance(saved, dict)  # service_problem found none: the SERVICE record shape is a dict
     before = ServiceSnapshot.from_dict(saved)
     if before.processname != entry.processname:
         return record

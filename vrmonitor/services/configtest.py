@@ -118,7 +118,7 @@ CONFIG_FILES = {
 
 def fingerprint(paths) -> tuple:
     """(path, inode, size, mtime) of every file at or below `paths`; changes when any changes."""
-    seen = []
+    seen: list[tuple[str, str | None] | tuple[str, int, int, int]] = []
     pending = list(paths)
     while pending:
         path = pending.pop()

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 
+from vrmonitor.cloudstack.monitor_conf import ServiceEntry
 from vrmonitor.services.detect import Observation, ServiceState
 from vrmonitor.services.ladder import Ladder
 from vrmonitor.services.snapshot import ServiceSnapshot
@@ -101,7 +102,7 @@ class CameUp:
 
 @dataclass
 class ServiceRecord:
-    entry: object  # cloudstack.monitor_conf.ServiceEntry
+    entry: ServiceEntry
     since: float  # wall time of the last state change
     phase: Phase = Phase.UNSEEN
     due: float | None = None  # monotonic; WAITING: the attempt, SETTLING: give up, TRIAL: came up
@@ -121,7 +122,7 @@ class ServiceRecord:
     degraded_probes: int = 0
     # Monotonic times (the same clock in every process of one boot): a wall clock step of
     # hours must not keep restarts "in the last hour", or drop them from it.
-    restarts: deque = field(default_factory=lambda: deque(maxlen=64))
+    restarts: deque[float] = field(default_factory=lambda: deque(maxlen=64))
     restarted_at: float | None = None  # wall time of the last successful restart by vrmonitor
     last_action: str = ""
     last_outcome: str = ""
@@ -144,6 +145,7 @@ class ServiceRecord:
         if self.phase is Phase.WAITING:
             return self.due
         if self.phase is Phase.SETTLING:
+            assert self.due is not None  # SETTLING is entered with its give-up time
             return min(self.due, now + SETTLE_POLL)
         return None
 
@@ -196,6 +198,7 @@ class Lifecycle:
             return effects
         r.degraded_probes = 0
         if seen.state is ServiceState.UP:
+            assert seen.identity is not None  # an Observation judged UP names its process
             self._up(r, seen.identity, seen.reason, now, wall, False, effects)
         else:
             self._down(r, now, wall, seen.reason, booting, effects)
@@ -213,7 +216,10 @@ class Lifecycle:
         return effects
 
     def attempt_due(self, r: ServiceRecord, now: float) -> list:
-        if r.phase is not Phase.WAITING or now < r.due:
+        if r.phase is not Phase.WAITING:
+            return []
+        assert r.due is not None  # WAITING is entered with the attempt's time (_wait, carry_over)
+        if now < r.due:
             return []
         r.phase, r.due = Phase.RECOVERING, None
         r.last_action = f"restart attempt {r.failed_attempts + 1}"
@@ -241,7 +247,9 @@ class Lifecycle:
         effects: list = []
         if r.phase is not Phase.SETTLING:
             return effects
+        assert r.due is not None  # SETTLING is entered with its give-up time
         if seen.state is ServiceState.UP:
+            assert seen.identity is not None  # an Observation judged UP names its process
             r.restarted_at = wall
             self._up(r, seen.identity, seen.reason, now, wall, True, effects)
         elif now >= r.due:
@@ -293,6 +301,7 @@ class Lifecycle:
             r.state, r.since = ServiceState.DOWN, wall
         r.reason = reason
         if r.phase is Phase.TRIAL:
+            assert r.due is not None  # TRIAL is entered with the time the restart came up
             if now - r.due < self._ladder.stable_after:
                 self._died_on_trial(r, now, reason, effects)
                 return
@@ -317,6 +326,7 @@ class Lifecycle:
 
     def _died_on_trial(self, r: ServiceRecord, now: float, reason: str, effects: list) -> None:
         """Down within stable_after of a restart by vrmonitor: that restart failed after all."""
+        assert r.due is not None  # only called in TRIAL, entered with the time it came up
         detail = f"exited {now - r.due:.1f} s after its restart ({reason})"
         if not r.crash_loop:
             r.crash_loop = True
@@ -343,6 +353,7 @@ class Lifecycle:
         if interval and now - r.last_reminder >= interval:
             r.last_reminder = now
             since = datetime.fromtimestamp(r.since).strftime("%Y-%m-%d %H:%M:%S")
+            assert r.state is not None  # called after _down or _degraded set the verdict
             effects.append(Alert("ALERT", r.name, f"The process {r.name} is still {r.state.value} "
                                                   f"since {since}: {r.reason}"))
 

@@ -18,6 +18,7 @@ import pwd
 import re
 import select
 import signal
+from collections.abc import Set
 from dataclasses import dataclass
 
 from vrmonitor.clock import SystemClock
@@ -105,6 +106,7 @@ def owns(owner: Owner, identity: ProcessIdentity, proc: str = "/proc") -> bool:
         return False
     if owner.unit:
         return owned
+    assert owner.master is not None  # neither unit nor master returned False above
     # A PID of the dead master reused by someone else's setsid() gives a matching session too:
     # the uid check above refuses it unless that someone is root or the run user.
     return (owned and owner.master.pid in (session, pgrp)
@@ -146,7 +148,7 @@ REAP_WAIT = 5.0
 class _Target:
     """One process to kill, pinned by a pidfd when the kernel offers them."""
 
-    def __init__(self, identity: ProcessIdentity | None, pidfd: int | None):
+    def __init__(self, identity: ProcessIdentity, pidfd: int | None):
         self.identity = identity
         self.pidfd = pidfd
 
@@ -180,7 +182,7 @@ class _Target:
             self.pidfd = None
 
 
-def kill_orphans(processname: str, keep: set[int] = frozenset(), grace: float = 2.0, *,
+def kill_orphans(processname: str, keep: Set[int] = frozenset(), grace: float = 2.0, *,
                  owner: Owner, proc: str = "/proc", clock=SystemClock()) -> list[int]:
     """Kill the live processes named `processname` that `owner` owns, but not `keep`; their PIDs.
 
@@ -205,7 +207,7 @@ def kill_orphans(processname: str, keep: set[int] = frozenset(), grace: float = 
                             processname, target.pid, grace)
         for target in _wait(survivors, KILL_WAIT, clock):
             LOG.warning("%s PID %d still alive after SIGKILL", processname, target.pid)
-        _wait_reaped([t.identity for t in targets if t.identity], REAP_WAIT, clock)
+        _wait_reaped([t.identity for t in targets], REAP_WAIT, clock)
         return killed
     finally:
         for target in targets:
@@ -214,7 +216,7 @@ def kill_orphans(processname: str, keep: set[int] = frozenset(), grace: float = 
 
 def _pin(processname: str, keep: set[int], owner: Owner, proc: str) -> list[_Target]:
     """The processes to kill, each pinned, then checked to be the one that was listed."""
-    targets = []
+    targets: list[_Target] = []
     for pid in pids_named(processname):
         if pid in keep:
             continue
@@ -223,12 +225,13 @@ def _pin(processname: str, keep: set[int], owner: Owner, proc: str) -> list[_Tar
         except ProcessLookupError:
             continue
         identity = identify(pid)
-        target = _Target(identity, pidfd)
         # Read after pinning and the pinned process still alive after the read: the /proc
         # entry read was this process, not a successor that took over its PID.
         if identity is None or not is_named(identity, processname):
-            target.close()
+            if pidfd is not None:
+                os.close(pidfd)
             continue
+        target = _Target(identity, pidfd)
         owned = owns(owner, identity, proc)
         if target.dead():
             target.close()
