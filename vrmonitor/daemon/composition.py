@@ -85,7 +85,8 @@ class Daemon:
         carried = before.get("boot_start")
         self._boot_start = (carried if isinstance(carried, (int, float))
                             else boot_start_now(self.clock.wall(), since_boot(self.clock.monotonic())))
-        monitor = self._build_monitor(selector, wake_write, before)
+        alerts = self._alerts = self._build_alerts()
+        monitor = self._build_monitor(selector, wake_write, before, alerts)
         health = self._build_health(wake_write)
         publisher = self._publisher = StatePublisher(
             self.paths.daemon_state, monitor, self.clock.wall,
@@ -97,14 +98,14 @@ class Daemon:
             publisher.publish()
             self.notifier.ready(monitor.summary())  # READY=1 once the first service pass is done
             jobs: list[Periodic] = [
-                ClockWatch(self.clock.wall), monitor, self._alerts, health, publisher,
+                ClockWatch(self.clock.wall), monitor, alerts, health, publisher,
                 self._textfile_export(),
                 Every(self.status_every if self.out is not None else 0.0,
                       lambda: self._print_status(monitor.summary())),
                 Every(self.notifier.watchdog_interval, self.notifier.watchdog)]
             run_loop(jobs, selector, wake_read, self.clock.monotonic, self._loop_lag,
                      stopping=lambda: self._flags.stop,
-                     before_turn=lambda: self._flags.take_reload() and self._reload(monitor, health))
+                     before_turn=lambda: self._reload_if_asked(monitor, health))
         finally:
             self.notifier.stopping()
             health.close()
@@ -126,8 +127,7 @@ class Daemon:
             except OSError as exc:
                 LOG.error("cannot make %s private (0700): %s", folder, exc)
 
-    def _build_monitor(self, selector, wake_write: int, before: dict) -> ServiceMonitor:
-        services = self.settings.services
+    def _build_alerts(self) -> HeldAlerts:
         # A lock held too long (by a reader gone astray) holds the alert back, never the loop.
         writer = AlertWriter(self.paths, self.settings.alerts.max_bytes, self.settings.alerts.backups,
                              lock_wait=ALERT_LOCK_WAIT)
@@ -135,7 +135,10 @@ class Daemon:
             writer.repair_legacy_log()  # a writer killed between the journal and the legacy log
         except OSError as exc:
             LOG.error("cannot repair %s: %s", self.paths.alert_log, exc)
-        alerts = self._alerts = HeldAlerts(writer)  # a full /var delays alerts, never loses them
+        return HeldAlerts(writer)  # a full /var delays alerts, never loses them
+
+    def _build_monitor(self, selector, wake_write: int, before: dict, alerts: HeldAlerts) -> ServiceMonitor:
+        services = self.settings.services
         source = MonitorConfSource(self.paths.monitor_conf)
         gate = ConfigGate()
 
@@ -202,6 +205,10 @@ class Daemon:
         if not prometheus.enabled(self.settings.export.prometheus, self.paths):
             return Disabled()
         return TextfileExport(self.paths, self._publisher, self._loop_lag, lambda: self._started[0])
+
+    def _reload_if_asked(self, monitor: ServiceMonitor, health: HealthScheduler) -> None:
+        if self._flags.take_reload():
+            self._reload(monitor, health)
 
     def _reload(self, monitor: ServiceMonitor, health: HealthScheduler) -> None:
         """SIGHUP: vrmonitor.toml, monitor.conf and health_checks_data.json again. An invalid
