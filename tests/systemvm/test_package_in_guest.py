@@ -13,7 +13,7 @@ from tests.systemvm.layout import MONITORED
 pytestmark = [pytest.mark.systemvm, pytest.mark.root]
 
 NEWER = "/tmp/vrmonitor-newer.deb"
-RESTARTED_AT_ONCE = ("ssh", "haproxy", "apache2")  # the units given vrmonitor's RestartSec=0
+RESTARTED_AT_ONCE = ("ssh", "dnsmasq", "haproxy", "apache2")  # the units given vrmonitor's RestartSec=0
 
 
 def main_pid(router, unit: str) -> int:
@@ -76,3 +76,4 @@ def test_purge_removes_the_unit_and_leaves_the_services_running(router):
     # The restart drop-ins went with the package: the units' own hold-off is back.
     assert {unit: router.unit_show(unit, "RestartUSec")[0] for unit in RESTARTED_AT_ONCE} == \
         {unit: "100ms" for unit in RESTARTED_AT_ONCE}
+    assert router.unit_show("dnsmasq", "Restart")[0] == "no"  # Debian's own unit again

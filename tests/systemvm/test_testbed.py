@@ -88,13 +88,18 @@ def test_each_service_runs_under_its_own_unit_beside_vrmonitor(router, section, 
 
 def test_the_package_makes_the_units_restart_their_services_at_once(router):
     """ssh, haproxy and apache2 restart themselves (Restart=); the .deb's drop-in removes the
-    100 ms hold-off before it. dnsmasq has no Restart= (vrmonitor restarts it): untouched."""
+    100 ms hold-off before it. dnsmasq has no Restart= of its own: the .deb's drop-in gives it
+    on-failure, at once. Each unit keeps its own policy otherwise (haproxy always, apache2
+    on-abort)."""
     shown = {unit: router.unit_show(unit, "Restart", "RestartUSec", "DropInPaths") for unit in SERVICES}
     for unit in ("ssh", "haproxy", "apache2"):
         restart, hold_off, drop_ins = shown[unit]
         assert restart != "no" and hold_off == "0", shown
         assert f"/lib/systemd/system/{unit}.service.d/50-vrmonitor-restart.conf" in drop_ins, shown
-    assert shown["dnsmasq"][:2] == ("no", "100ms"), shown
+    assert {unit: shown[unit][0] for unit in SERVICES} == {
+        "ssh": "on-failure", "dnsmasq": "on-failure", "haproxy": "always", "apache2": "on-abort"}, shown
+    assert shown["dnsmasq"][1] == "0", shown
+    assert "/lib/systemd/system/dnsmasq.service.d/50-vrmonitor-dnsmasq.conf" in shown["dnsmasq"][2], shown
 
 
 def test_get_router_alerts_over_ssh_from_the_management_side(router):

@@ -5,7 +5,8 @@ boot. What is shown here cannot be shown on the build machine, which has no syst
 - the unit: readiness, status, reload, stop, the watchdog, the sandbox (it must hold the job),
   the journal's priorities, the security score;
 - recovery next to the units' own restart policies: a crash that systemd repairs is reported
-  once and never restarted a second time, a crash systemd leaves alone (dnsmasq) is repaired,
+  once and never restarted a second time (dnsmasq too, through the package's drop-in), a crash
+  systemd leaves alone (an administrator's Restart=no) is repaired,
   a failed unit (start-limit-hit) is reset and started, a unit stopped on purpose is left
   stopped, and a service restarted by vrmonitor lives in its own unit's cgroup;
 - the management server's path over ssh, every answer parsed as the server parses it.
@@ -143,7 +144,8 @@ def test_systemd_analyze_security_scores_at_most_3(router):
 
 # --- recovery beside the units' own policies -------------------------------------------------
 
-RESTARTED_BY_SYSTEMD = {"ssh", "haproxy", "apache2"}  # Restart= on-failure, always, on-abort
+# Restart= on-failure, always, on-abort, and on-failure from the package's drop-in for dnsmasq.
+RESTARTED_BY_SYSTEMD = {"ssh", "dnsmasq", "haproxy", "apache2"}
 
 
 @pytest.mark.parametrize("section, process, unit, pidfile", MONITORED, ids=[m[0] for m in MONITORED])
@@ -159,20 +161,43 @@ def test_kill_9_of_each_service(router, settled, section, process, unit, pidfile
     assert f"0::/system.slice/{unit}.service" in lines, lines  # its own unit's, never vrmonitor's
     found_down = f"[INFO] [{process}] The process {process} is not running trying recover"
     found_up = f"[ALERT] [{process}] The process detected as running"
-    if unit in RESTARTED_BY_SYSTEMD:
-        # systemd restarts it at once (RestartSec=0): reported, never restarted again. Whether
-        # vrmonitor read the pidfile before the new process wrote it is a race of a few ms, so
-        # the crash is either found down then running, or found running again (the reference's
-        # report of a service that came back by itself); one ALERT either way.
-        accepted = ([found_down, found_up], [found_up])
-    else:  # dnsmasq has no Restart=: vrmonitor restarts it
-        accepted = ([found_down, f"[INFO] [{unit}] The process {unit} is recovered successfully "],)
+    assert unit in RESTARTED_BY_SYSTEMD
+    # systemd restarts it at once (RestartSec=0): reported, never restarted again. Whether
+    # vrmonitor read the pidfile before the new process wrote it is a race of a few ms, so
+    # the crash is either found down then running, or found running again (the reference's
+    # report of a service that came back by itself); one ALERT either way.
+    accepted = ([found_down, found_up], [found_up])
     wait(lambda: found_up in settled() or len(settled()) >= 2, "the alerts of the crash", describe=describe)
     time.sleep(2)  # time enough for a second restart or a further alert to show
     assert settled() in accepted, describe()
     assert main_pid(router, unit) == after  # started once after the kill
     starts = re.findall(r"(?:Started|Starting) ", journal(router, unit, lines=400))
     assert starts, "the unit's journal shows its starts"
+
+
+def test_a_crash_systemd_leaves_alone_is_repaired_by_vrmonitor(router, settled):
+    """An administrator's override (`systemctl edit dnsmasq`: Restart=no) wins over the
+    package's drop-in; a crash is then vrmonitor's to repair: restarted once, in its own unit."""
+    override = router.guest.path("/etc/systemd/system/dnsmasq.service.d/override.conf")
+    override.parent.mkdir(parents=True, exist_ok=True)
+    override.write_text("[Service]\nRestart=no\n")
+    try:
+        assert router.guest.run(["systemctl", "daemon-reload"]).returncode == 0
+        assert router.unit_show("dnsmasq", "Restart")[0] == "no"
+        before = main_pid(router, "dnsmasq")
+        assert router.guest.run(["kill", "-9", str(before)]).returncode == 0
+        describe = lambda: journal(router, "dnsmasq", "vrmonitor")  # noqa: E731
+        wait(lambda: len(settled()) >= 2, "the alerts of the repair", describe=describe)
+        time.sleep(2)  # time enough for a second restart or a further alert to show
+        assert settled() == ["[INFO] [dnsmasq] The process dnsmasq is not running trying recover",
+                             "[INFO] [dnsmasq] The process dnsmasq is recovered successfully "], describe()
+        after = main_pid(router, "dnsmasq")
+        assert router.unit_state("dnsmasq") == "active" and after not in (0, before)
+        lines = router.guest.run(["cat", f"/proc/{after}/cgroup"]).stdout.splitlines()
+        assert "0::/system.slice/dnsmasq.service" in lines, lines
+    finally:
+        override.unlink()
+        router.guest.run(["systemctl", "daemon-reload"])
 
 
 def test_a_unit_stopped_on_purpose_stays_stopped(router, settled):
