@@ -48,10 +48,14 @@ import struct
 import sys
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from vrmonitor.diagnostics import arping_output as out
 from vrmonitor.diagnostics.toolkit import (INT_MAX, STDOUT, InvalidNumber, ToolExit, getopt, scapy,
                                            strtol_or_err, write)
+
+if TYPE_CHECKING:  # scapy is imported on first use only
+    from scapy.supersocket import SuperSocket
 
 PROG = "arping"
 ETH_P_ARP = 0x0806
@@ -261,7 +265,7 @@ class Arping:
         self.unicasting = False
         self.last_ns: int | None = None
         self.status = 0
-        self.socket = None
+        self.socket: SuperSocket | None = None
 
     def _out(self, text: str) -> None:
         write(self.stdout, text)
@@ -278,9 +282,10 @@ class Arping:
         self._check_device()
         source = b"\0\0\0\0"
         if options.source is not None:
-            source = _inet_aton(options.source)
-            if source is None:
+            given = _inet_aton(options.source)
+            if given is None:
                 raise ToolExit(f"{PROG}: invalid source {options.source}")
+            source = given
         if not options.dad and options.unsolicited and options.source is None:
             source = target
         if not options.dad or options.source is not None:
@@ -315,10 +320,13 @@ class Arping:
             raise ToolExit(f"{PROG}: {name}: {exc.strerror}") from exc
         except UnicodeError as exc:
             raise ToolExit(f"{PROG}: {name}: {exc}") from exc
-        return socket.inet_aton(answers[0][4][0])
+        address = answers[0][4][0]
+        assert isinstance(address, str)  # an AF_INET sockaddr is (address, port)
+        return socket.inet_aton(address)
 
     def _check_device(self) -> None:
         """check_device(): the interface exists, is up and can do ARP."""
+        assert self.device is not None  # run() took the route's when -I named none
         flags = _interface_flags(self.device)
         if flags is None:
             raise ToolExit(f"{PROG}: Device {self.device} not available.")
@@ -338,6 +346,7 @@ class Arping:
             probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         except OSError as exc:
             raise ToolExit(f"{PROG}: socket: {_strerror(exc)}") from exc
+        assert self.device is not None  # run() took the route's when -I named none
         with probe:
             try:
                 probe.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE,
@@ -367,11 +376,12 @@ class Arping:
         """scapy's L2 socket on the device, for ARP frames only; our link-layer address."""
         conf, self.Ether, self.ARP = _scapy()
         try:
-            self.socket = conf.L2socket(iface=self.device, type=ETH_P_ARP, promisc=False,
-                                        nofilter=1)
+            sock: SuperSocket = conf.L2socket(iface=self.device, type=ETH_P_ARP, promisc=False,
+                                              nofilter=1)
         except OSError as exc:
             raise ToolExit(f"{PROG}: bind: {_strerror(exc)}") from exc
-        _, _, _, hatype, address = self.socket.ins.getsockname()
+        self.socket = sock
+        _, _, _, hatype, address = sock.ins.getsockname()
         if not address:
             # A device without a link-layer address never passes arping's device scan.
             raise ToolExit(f"{PROG}: Device {self.device} not available.")
@@ -395,8 +405,10 @@ class Arping:
     def _send(self) -> None:
         frame = self._frame()
         now = time.monotonic_ns()
+        assert self.socket is not None  # opened by _open before the loop
         try:
-            written = self.socket.send(frame)
+            # scapy annotates send() with Packet, but it takes bytes too (it sends raw(x)).
+            written = self.socket.send(frame)  # type: ignore[arg-type]
         except OSError as exc:
             LOG.debug("arping: send on %s: %s", self.device, exc)
             return
@@ -408,6 +420,7 @@ class Arping:
 
     def _receive(self) -> bool:
         """Read one frame; True when it ends the run (arping's FINAL_PACKS)."""
+        assert self.socket is not None  # opened by _open before the loop
         try:
             _, frame, _ = self.socket.recv_raw(FRAME_SIZE)
         except OSError as exc:

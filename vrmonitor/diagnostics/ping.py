@@ -93,6 +93,7 @@ def parse(argv: list[str], family: int = 4) -> PingOptions:
 
     for option, value in getopt(argv, OPTSTRING, usage_error):
         if option is None:
+            assert value is not None  # getopt yields (None, operand) for an operand
             operands.append(value)
         elif option == "V":
             return PingOptions(prog, values["family"], (), version=True, warnings=tuple(warnings))

@@ -63,7 +63,7 @@ class Session:
         self.stats = out.Statistics(timing=options.datalen >= out.TIMING_BYTES,
                                     interval_ms=options.interval_ms)
         self.sock: socket.socket | None = None
-        self.whereto = None  # the sockaddr tuple we send to
+        self.whereto: tuple | None = None  # the sockaddr tuple we send to
         self.address = ""  # the target's numeric address
         self.hostname = ""
         self.numeric = options.numeric
@@ -72,6 +72,12 @@ class Session:
         self._template: bytearray | None = None
         self._layers: tuple = ()
         self.header = ""
+
+    @property
+    def _sock(self) -> socket.socket:
+        """The raw socket, for what runs between its opening in set_up and close()."""
+        assert self.sock is not None  # opened first in set_up; every user runs after that
+        return self.sock
 
     # ---- set-up, in ping's order (ping4_run / ping6_run) -------------------------------------
     def set_up(self, info, last: bool) -> None:
@@ -93,7 +99,7 @@ class Session:
         try:
             self.sock = socket.socket(self.family, socket.SOCK_RAW, protocol)
         except OSError as exc:
-            raise ToolExit(f"{prog}: socket: {os.strerror(exc.errno)}") from None
+            raise ToolExit(f"{prog}: socket: {_strerror(exc)}") from None
         source = options.source
         if source is not None and (":" in source) != (self.family == socket.AF_INET6):
             source = None  # an address of the other family: ping would not bind to it either
@@ -129,10 +135,11 @@ class Session:
 
     def _bind_device(self, sock: socket.socket, message: str) -> None:
         device = self.options.device
+        assert device is not None  # called only when -I named a device
         try:
             sock.setsockopt(socket.SOL_SOCKET, SO_BINDTODEVICE, device.encode() + b"\0")
         except OSError as exc:
-            raise ToolExit(f"{self.prog}: {message}: {os.strerror(exc.errno)}") from None
+            raise ToolExit(f"{self.prog}: {message}: {_strerror(exc)}") from None
 
     def _connect_probe(self, probe: socket.socket, destination, last: bool) -> str:
         """Connect a UDP socket toward the target: the source address the kernel would pick."""
@@ -144,7 +151,7 @@ class Session:
                              f"check your local firewall rules") from None
             if exc.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH) and not last:
                 raise TryNext() from None
-            raise ToolExit(f"{self.prog}: connect: {os.strerror(exc.errno)}") from None
+            raise ToolExit(f"{self.prog}: connect: {_strerror(exc)}") from None
         return probe.getsockname()[0]
 
     def _source_v4(self, source: str | None, last: bool) -> str:
@@ -152,28 +159,29 @@ class Session:
         if source is None:
             with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
                 if device:
-                    for sock in (probe, self.sock):
+                    for sock in (probe, self._sock):
                         self._bind_device(sock, f"SO_BINDTODEVICE {device}")
                 source = self._connect_probe(probe, (self.address, 1025), last)
             if device:
                 on_device = self._device_has(device, socket.AF_INET, source)
                 if on_device and source == self.address:
-                    self.sock.setsockopt(socket.SOL_SOCKET, SO_BINDTODEVICE, b"")
+                    self._sock.setsockopt(socket.SOL_SOCKET, SO_BINDTODEVICE, b"")
                 if not on_device:
                     self._warn(f"Warning: source address might be selected on device other "
                                f"than: {device}")
         elif device:
-            self._bind_device(self.sock, f"SO_BINDTODEVICE {device}")
+            self._bind_device(self._sock, f"SO_BINDTODEVICE {device}")
         return source
 
     def _source_v6(self, source: str | None, last: bool) -> str:
         device = self.options.device
+        assert self.whereto is not None  # set_up sets it before it calls this
         scope = self.whereto[3]
         if source is None:
             with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as probe:
                 if device:
                     self._device_index(device)
-                    for sock in (probe, self.sock):
+                    for sock in (probe, self._sock):
                         self._bind_device(sock, f"setsockopt(SO_BINDTODEVICE) {device}")
                 if _link_local(self.address):
                     # ping leaves the family of a link-local first hop unset: its connect()
@@ -187,7 +195,7 @@ class Session:
         elif device:
             self._device_index(device)
             if self.options.source is not None:
-                self._bind_device(self.sock, f"SO_BINDTODEVICE {device}")
+                self._bind_device(self._sock, f"SO_BINDTODEVICE {device}")
         return source
 
     def _device_index(self, device: str) -> int:
@@ -212,6 +220,7 @@ class Session:
                    for entry in entries if "addr" in entry)
 
     def _bind_source(self, source: str) -> None:
+        where: tuple[str, int] | tuple[str, int, int, int]
         if self.family == socket.AF_INET:
             where, what = (source, 0), "bind"
         else:
@@ -220,12 +229,12 @@ class Session:
                 scope = self._device_index(self.options.device)
             where, what = (source, 0, 0, scope), "bind icmp socket"
         try:
-            self.sock.bind(where)
+            self._sock.bind(where)
         except OSError as exc:
-            raise ToolExit(f"{self.prog}: {what}: {os.strerror(exc.errno)}") from None
+            raise ToolExit(f"{self.prog}: {what}: {_strerror(exc)}") from None
 
     def _socket_options(self) -> None:
-        sock, prog, ttl = self.sock, self.prog, self.options.ttl
+        sock, prog, ttl = self._sock, self.prog, self.options.ttl
         if self.family == socket.AF_INET:
             # Only echo replies on the normal queue; errors come through the error queue.
             sock.setsockopt(SOL_RAW, ICMP_FILTER,
@@ -243,7 +252,7 @@ class Session:
             try:
                 sock.setsockopt(socket.IPPROTO_ICMPV6, ICMP6_FILTER, struct.pack("8I", *blocked))
             except OSError as exc:
-                raise ToolExit(f"{prog}: setsockopt(ICMP6_FILTER): {os.strerror(exc.errno)}") from None
+                raise ToolExit(f"{prog}: setsockopt(ICMP6_FILTER): {_strerror(exc)}") from None
             if ttl is not None:
                 self._setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, ttl,
                                  "can't set multicast hop limit")
@@ -253,9 +262,9 @@ class Session:
 
     def _setsockopt(self, level: int, name: int, value: int, what: str) -> None:
         try:
-            self.sock.setsockopt(level, name, value)
+            self._sock.setsockopt(level, name, value)
         except OSError as exc:
-            raise ToolExit(f"{self.prog}: {what}: {os.strerror(exc.errno)}") from None
+            raise ToolExit(f"{self.prog}: {what}: {_strerror(exc)}") from None
 
     def close(self) -> None:
         if self.sock is not None:
@@ -274,7 +283,7 @@ class Session:
         next_send = start
         last_send = None  # ping's cur_time: when the last probe was scheduled
         poller = select.poll()
-        poller.register(self.sock, select.POLLIN | select.POLLERR)
+        poller.register(self._sock, select.POLLIN | select.POLLERR)
         try:
             while True:
                 if options.count and stats.received + stats.errors >= options.count:
@@ -349,6 +358,7 @@ class Session:
 
     def _probe(self, seq: int) -> bytes:
         packet = self._template
+        assert packet is not None  # _send checks it before it builds a probe
         struct.pack_into("!H", packet, 6, seq)
         if self.stats.timing:
             now = time.monotonic_ns()
@@ -367,10 +377,12 @@ class Session:
         try:
             if self._template is None:
                 raise OSError(errno.EMSGSIZE, os.strerror(errno.EMSGSIZE))
-            self.sock.sendto(self._probe(seq), self.whereto)
+            assert self.whereto is not None  # set_up sets it before the run
+            self._sock.sendto(self._probe(seq), self.whereto)
             return now + interval_ns
         except OSError as exc:
             failure = exc.errno
+        assert failure is not None  # sendto's failures and the EMSGSIZE above carry an errno
         if failure in (errno.ENOBUFS, errno.ENOMEM, errno.EAGAIN):
             stats.transmitted -= 1  # not sent: try again a little later
             return now + min(max(interval_ns // 2, MININTERVAL_MS * 1_000_000), 500_000_000)
@@ -385,7 +397,7 @@ class Session:
         while True:
             progressed = False
             try:
-                data, ancillary, _, sender = self.sock.recvmsg(
+                data, ancillary, _, sender = self._sock.recvmsg(
                     MAX_PACKET + 1, 256, socket.MSG_DONTWAIT)
                 received = time.monotonic_ns()
                 progressed = True
@@ -445,7 +457,7 @@ class Session:
         net = local = 0
         while True:
             try:
-                data, ancillary, _, target = self.sock.recvmsg(
+                data, ancillary, _, target = self._sock.recvmsg(
                     MAX_PACKET + 1, 512, MSG_ERRQUEUE | socket.MSG_DONTWAIT)
             except (BlockingIOError, InterruptedError):
                 return net, local
@@ -537,6 +549,12 @@ class Session:
 
     def _warn(self, text: str) -> None:
         write(self.stderr, f"{self.prog}: {text}\n")
+
+
+def _strerror(exc: OSError) -> str:
+    """os.strerror() of a failed system call's errno (an OSError from one always has it)."""
+    assert exc.errno is not None
+    return os.strerror(exc.errno)
 
 
 def _is_inet_aton(text: str) -> bool:

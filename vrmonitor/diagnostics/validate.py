@@ -24,7 +24,7 @@ import importlib
 import ipaddress
 import re
 from dataclasses import dataclass
-from typing import Sequence
+from typing import NotRequired, Sequence, TypedDict
 
 from vrmonitor.diagnostics.toolkit import ToolExit
 from vrmonitor.errors import DiagnosticError
@@ -68,9 +68,19 @@ class Tool:
         return self.load().main(list(argv), family=self.family, stdout=stdout, stderr=stderr)
 
 
-_PING = dict(module="vrmonitor.diagnostics.ping", default=("-c", "4"), valued="ciWwsIt")
-_TRACEROUTE = dict(module="vrmonitor.diagnostics.traceroute", default=("-m", "20"),
-                   valued="mqNwisf", packet_length=True, check_only=(("resolve", False),))
+class _Shared(TypedDict):
+    """The Tool fields a tool's IPv4 and IPv6 variants share."""
+
+    module: str
+    default: tuple[str, str]
+    valued: str
+    packet_length: NotRequired[bool]
+    check_only: NotRequired[tuple[tuple[str, object], ...]]
+
+
+_PING: _Shared = dict(module="vrmonitor.diagnostics.ping", default=("-c", "4"), valued="ciWwsIt")
+_TRACEROUTE: _Shared = dict(module="vrmonitor.diagnostics.traceroute", default=("-m", "20"),
+                            valued="mqNwisf", packet_length=True, check_only=(("resolve", False),))
 
 TOOLS = {tool.name: tool for tool in (
     Tool("ping", family=4, address_families=(4, 6), flags="nqD46", **_PING),
