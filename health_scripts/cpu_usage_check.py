@@ -6,7 +6,7 @@ import sys
 if sys.argv[1:2] != ["basic"]:  # another kind's run: nothing to say, nothing to import
     sys.exit(0)
 
-from vrmonitor.cloudstack.entry import call
+from vrmonitor.compat.entry import call
 
 sys.exit(call("vrmonitor.checks.cpu_usage", "cpu_usage_check.py", sys.argv[1:],
               os.environ.get("VRMONITOR_ROOT", "/")))

@@ -4,7 +4,7 @@ not mounted read-only (contract 3.7)."""
 import os
 import sys
 
-from vrmonitor.cloudstack.entry import call
+from vrmonitor.compat.entry import call
 
 sys.exit(call("vrmonitor.checks.filesystem_writable", "filesystem_writable_check.py",
               sys.argv[1:], os.environ.get("VRMONITOR_ROOT", "/")))

@@ -44,7 +44,7 @@ def sleeping_router(folder: Path, extra_folders: tuple[str, ...] = ()):
     trust policy walks up to the root), a `sleep` as its only service in monitor.conf, the
     compat entry points installed and the built-in checks removed (they would look at this
     machine's real services; they have tests of their own). Yields the root."""
-    from vrmonitor.cloudstack.install import install
+    from vrmonitor.compat.install import install
     from vrmonitor.paths import Paths
 
     root = folder / "vm"

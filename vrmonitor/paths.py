@@ -12,6 +12,10 @@ from pathlib import Path
 from vrmonitor import ROOT_ENV
 
 HEALTH_KINDS = ("basic", "advanced")
+# Contract folders as on a VM: root's home (every MS command's and check's working folder) and
+# the folder of CloudStack's scripts.
+VM_HOME = "/root"
+CLOUD_BIN = "/opt/cloud/bin"
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,11 @@ class Paths:
         return self.state_dir / "health-history.json"
 
     @property
+    def health_history_lock(self) -> Path:
+        """Held while a run reads, merges and rewrites health_history."""
+        return self.run_dir / "health-history.lock"
+
+    @property
     def run_dir(self) -> Path:
         return self.under("/run/vrmonitor")
 
@@ -66,22 +75,22 @@ class Paths:
 
     @property
     def health_checks_data(self) -> Path:
-        return self.under("/root/health_checks_data.json")
+        return self.under(f"{VM_HOME}/health_checks_data.json")
 
     @property
     def health_checks_dir(self) -> Path:
-        return self.under("/root/health_checks")
+        return self.under(f"{VM_HOME}/health_checks")
 
     @property
     def vm_home(self) -> Path:
         """Root's home on the VM: the working folder of every MS command and check."""
-        return self.under("/root")
+        return self.under(VM_HOME)
 
     def results_file(self, kind: str) -> Path:
-        return self.under(f"/root/{kind}_monitor_results.json")
+        return self.under(f"{VM_HOME}/{kind}_monitor_results.json")
 
     def failing_file(self, kind: str) -> Path:
-        return self.under(f"/root/{kind}_failing_health_checks")
+        return self.under(f"{VM_HOME}/{kind}_failing_health_checks")
 
     @property
     def alert_log(self) -> Path:
@@ -90,18 +99,6 @@ class Paths:
     @property
     def monitor_log(self) -> Path:
         return self.under("/var/log/monitor.log")
-
-    @property
-    def cron_process(self) -> Path:
-        return self.under("/etc/cron.d/process")
-
-    @property
-    def cloud_bin(self) -> Path:
-        return self.under("/opt/cloud/bin")
-
-    @property
-    def monitor_services_script(self) -> Path:
-        return self.under("/root/monitorServices.py")
 
     @property
     def release_file(self) -> Path:

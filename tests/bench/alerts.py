@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from tests.bench.report import Row, median_wall
-from vrmonitor.cloudstack.install import install
+from vrmonitor.compat.install import install
 from vrmonitor.paths import Paths
 
 LINE = "{stamp},{ms:03d} [ALERT] [The process haproxy recover failed ] haproxy\n\n"

@@ -14,7 +14,7 @@ import zipfile
 from pathlib import Path
 
 from tests.bench.report import Row, markdown, median_wall
-from vrmonitor.cloudstack.install import install
+from vrmonitor.compat.install import install
 from vrmonitor.paths import Paths
 
 ROUTER_DEFAULTS = (

@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 
 from tests.ms_parsers import Answer, router_alerts
-from vrmonitor.cloudstack.install import install
+from vrmonitor.compat.install import install
 from vrmonitor.paths import Paths
 
 FIRST_POLL = "1970-01-01 00:00:00"

@@ -17,7 +17,7 @@ from tests.fuzz import exec_recorder
 from tests.fuzz.hang_guard import no_hang
 from tests.fuzz.mutations import TEXT_CHARACTERS
 from tests.ms_parsers import Answer, diagnostics
-from vrmonitor.cloudstack.diagnostics import EXIT_REFUSED, NAME, diagnose, envelope
+from vrmonitor.compat.diagnostics import EXIT_REFUSED, NAME, diagnose, envelope
 from vrmonitor.diagnostics import validate
 from vrmonitor.errors import DiagnosticError
 from vrmonitor.paths import Paths

@@ -26,8 +26,8 @@ from tests.ms_parsers import Answer, diagnostics, diagnostics_zip, router_alerts
 from vrmonitor.alerts.feed import legacy_lines
 from vrmonitor.alerts.store import AlertStore
 from vrmonitor.cloudstack.alert_line import answer, parse_threshold
-from vrmonitor.cloudstack.diagnostics import diagnose, envelope
-from vrmonitor.cloudstack.install import install
+from vrmonitor.compat.diagnostics import diagnose, envelope
+from vrmonitor.compat.install import install
 from vrmonitor.diagnostics.collect import KEYWORDS
 from vrmonitor.paths import Paths
 

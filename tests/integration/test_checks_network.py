@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import require_root
-from vrmonitor.cloudstack.install import install
+from vrmonitor.compat.install import install
 from vrmonitor.paths import Paths
 
 DATA = Path(__file__).resolve().parents[1] / "data"

@@ -25,8 +25,8 @@ import pytest
 
 from tests.integration.netns import ABSENT, HOST, ROUTER, ROUTER_MAC, topology
 from tests.ms_parsers import Answer, agent_call, diagnostics
-from vrmonitor.cloudstack import diagnostics as diagnostics_py
-from vrmonitor.cloudstack.install import install
+from vrmonitor.compat import diagnostics as diagnostics_py
+from vrmonitor.compat.install import install
 from vrmonitor.diagnostics import validate
 from vrmonitor.paths import Paths
 

@@ -20,7 +20,7 @@ import pytest
 
 from tests.integration.netns import topology
 from tests.ms_parsers import Answer, Dropped, agent_call, diagnostics_zip
-from vrmonitor.cloudstack.install import install
+from vrmonitor.compat.install import install
 from vrmonitor.diagnostics.collect import collect
 from vrmonitor.paths import Paths
 

@@ -286,7 +286,7 @@ def test_basic_and_advanced_runs_at_once_lose_no_history(vm):
 def test_every_fetch_is_consistent_while_runs_land(vm):
     """The failing list and the results of one answer come from the same run, even when a run
     renames its files between the fetch's reads."""
-    from vrmonitor.cloudstack.monitor_results import fetch_output
+    from vrmonitor.compat.monitor_results import fetch_output
 
     data(vm)
     flag = vm / "root/flip"

@@ -26,7 +26,7 @@ from vrmonitor.alerts.feed import json_feed
 from vrmonitor.alerts.store import AlertStore
 from vrmonitor.alerts.writer import AlertWriter
 from vrmonitor.cloudstack.alert_line import answer
-from vrmonitor.cloudstack.install import install
+from vrmonitor.compat.install import install
 from vrmonitor.cloudstack.monitor_conf import ServiceEntry
 from vrmonitor.config.settings import ServiceSettings, Settings
 from vrmonitor.daemon.composition import Daemon

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from tests.ms_parsers import Answer, diagnostics_zip
-from vrmonitor.cloudstack.install import install
+from vrmonitor.compat.install import install
 from vrmonitor.config.settings import DiagnosticsSettings
 from vrmonitor.diagnostics.collect import Limits, collect
 from vrmonitor.paths import Paths

@@ -19,7 +19,7 @@ from vrmonitor.alerts.feed import json_feed
 from vrmonitor.alerts.store import AlertStore
 from vrmonitor.alerts.writer import AlertWriter
 from vrmonitor.cloudstack.alert_line import answer
-from vrmonitor.cloudstack.install import install
+from vrmonitor.compat.install import install
 from vrmonitor.paths import Paths
 
 

@@ -21,9 +21,9 @@ from tests.conftest import require_root
 from tests.vmroot import ENV, sleeping_router
 from vrmonitor.alerts.writer import AlertWriter
 from vrmonitor.cloudstack.health_results import render, write_results
-from vrmonitor.cloudstack.install import install
+from vrmonitor.compat.install import install
 from vrmonitor.cloudstack.monitor_conf import ServiceEntry, load_monitor_conf
-from vrmonitor.cloudstack.monitor_results import fetch_output
+from vrmonitor.compat.monitor_results import fetch_output
 from vrmonitor.health.discovery import discover
 from vrmonitor.paths import Paths
 

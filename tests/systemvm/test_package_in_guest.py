@@ -13,6 +13,7 @@ from tests.systemvm.layout import MONITORED
 pytestmark = [pytest.mark.systemvm, pytest.mark.root]
 
 NEWER = "/tmp/vrmonitor-newer.deb"
+ENTRY_POINT_AND_CHECK = ("/opt/cloud/bin/getRouterAlerts.sh", "/root/health_checks/dns_check.py")
 RESTARTED_AT_ONCE = ("ssh", "dnsmasq", "haproxy", "apache2")  # the units given vrmonitor's RestartSec=0
 
 
@@ -46,9 +47,16 @@ def test_an_upgrade_restarts_the_daemon_and_loses_no_alert(router):
     alerts, last = delivered(router, "1970-01-01 00:00:00")
     guest.run(["vrmonitor", "raise-alert", "upgrade-test", "before"], check=True)
     before = main_pid(router, "vrmonitor")
+    placed = [guest.path(p) for p in ENTRY_POINT_AND_CHECK]
+    inodes = [path.stat().st_ino for path in placed]
     version = newer_build(router)
     done = guest.run(["dpkg", "-i", NEWER], timeout=180)
     assert done.returncode == 0, done.stdout + done.stderr
+    assert "not refreshed" not in done.stderr, done.stderr
+    # What `vrmonitor compat install` placed was rewritten by the new version (a new file each).
+    assert all(path.stat().st_ino != inode for path, inode in zip(placed, inodes))
+    assert "installed by `vrmonitor compat install`; bound to root /." in placed[0].read_text()
+    assert "from vrmonitor.compat.entry import call" in placed[1].read_text()
     assert guest.run(["dpkg-query", "-W", "-f=${Version}", "vrmonitor"]).stdout == version
     deadline = time.monotonic() + 30
     while not (router.unit_state("vrmonitor") == "active" and main_pid(router, "vrmonitor") not in (0, before)):

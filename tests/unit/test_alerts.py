@@ -16,7 +16,7 @@ from vrmonitor.alerts.store import AlertStore
 from vrmonitor.alerts.writer import AlertWriter
 from vrmonitor.cli import main
 from vrmonitor.cloudstack.alert_line import answer
-from vrmonitor.cloudstack.install import install
+from vrmonitor.compat.install import install
 from vrmonitor.paths import Paths
 
 A2_LOG = ("2024-05-01 10:00:00,100 [ALERT] [sshd] The process detected as running\n\n"
@@ -400,7 +400,7 @@ def test_a_bad_timestamp_means_all_alerts_and_a_warning_in_the_log_not_on_stderr
 
 
 def test_without_var_log_a_warning_is_dropped_silently(paths):
-    """vrmonitor/cloudstack/entry.py: the log is written only if <root>/var/log exists."""
+    """vrmonitor/compat/entry.py: the log is written only if <root>/var/log exists."""
     install(paths)
     assert not paths.monitor_log.parent.exists()
     assert run_compat(paths, "yesterday", "noon") == (0, "No Alerts\n", "")

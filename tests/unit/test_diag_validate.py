@@ -12,7 +12,7 @@ import pytest
 
 from tests.ms_parsers import Answer, diagnostics
 from vrmonitor.cli import main
-from vrmonitor.cloudstack.diagnostics import diagnose, envelope
+from vrmonitor.compat.diagnostics import diagnose, envelope
 from vrmonitor.diagnostics.toolkit import ToolExit
 from vrmonitor.diagnostics.validate import (TOOLS, check_options, exit_status, is_host_name, request,
                                            with_defaults)
@@ -261,7 +261,7 @@ def test_vrmonitor_start_up_and_validation_do_not_import_scapy():
 
     probe = ("import sys\nfrom vrmonitor.cli import main\n"
              "import vrmonitor.commands.diag, vrmonitor.diagnostics.validate\n"
-             "import vrmonitor.cloudstack.diagnostics, vrmonitor.diagnostics.collect\n"
+             "import vrmonitor.compat.diagnostics, vrmonitor.diagnostics.collect\n"
              "try:\n    main(['--version'])\nexcept SystemExit:\n    pass\n"
              "print(sorted(m for m in sys.modules if m.split('.')[0] == 'scapy'))")
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)

@@ -16,8 +16,8 @@ import pytest
 from tests.ms_parsers import Answer, agent_call, health_results
 from vrmonitor.cloudstack.health_results import (check_entries, check_entry, failing_names,
                                                  last_run, render, write_results)
-from vrmonitor.cloudstack.install import install
-from vrmonitor.cloudstack.monitor_results import fetch_output
+from vrmonitor.compat.install import install
+from vrmonitor.compat.monitor_results import fetch_output
 from vrmonitor.health.discovery import discover
 from vrmonitor.health.runner import CheckResult, run_checks
 from vrmonitor.paths import Paths

@@ -11,13 +11,31 @@ import json
 import os
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable
+from typing import Iterable, Protocol
 
 from vrmonitor.cloudstack.utf8 import escaped
 from vrmonitor.system.files import atomic_write, fsync_dir
 
-if TYPE_CHECKING:  # the format only reads a result's fields; the runner need not be imported
-    from vrmonitor.health.runner import CheckResult
+
+
+class CheckResult(Protocol):
+    """The fields of one check's result that the format reads (health.runner.CheckResult has
+    them): a format below the health engine names no type of the engine's."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def status(self) -> str: ...
+
+    @property
+    def message(self) -> str: ...
+
+    @property
+    def started(self) -> float: ...
+
+    @property
+    def duration_ms(self) -> float: ...
 
 # The runner's statuses (vrmonitor.health.runner.STATUSES).
 PASS, FAIL, WARNING, UNKNOWN, SKIP = "pass", "fail", "warning", "unknown", "skip"
@@ -30,7 +48,7 @@ _SUCCESS = {
 }
 
 
-def check_entry(result: "CheckResult", status_format: str) -> dict[str, str]:
+def check_entry(result: CheckResult, status_format: str) -> dict[str, str]:
     """The entry of one check result; status_format is "legacy" or "enum" (else legacy).
 
     A "skip" result has no entry: passing one is a programming error (ValueError).
@@ -46,13 +64,13 @@ def check_entry(result: "CheckResult", status_format: str) -> dict[str, str]:
     }
 
 
-def check_entries(results: Iterable["CheckResult"], status_format: str) -> dict[str, dict[str, str]]:
+def check_entries(results: Iterable[CheckResult], status_format: str) -> dict[str, dict[str, str]]:
     """The entries of `results` keyed by check name, in order, skipped checks left out."""
     return {result.name: check_entry(result, status_format)
             for result in results if result.status != SKIP}
 
 
-def failing_names(results: Iterable["CheckResult"]) -> list[str]:
+def failing_names(results: Iterable[CheckResult]) -> list[str]:
     """Names of the checks that did not pass (fail, warning, unknown), in order; skips excluded."""
     return [result.name for result in results if result.status not in (PASS, SKIP)]
 

@@ -14,7 +14,7 @@ def add_arguments(parser):
 
 
 def run(args, context) -> int:
-    from vrmonitor.cloudstack.install import install
+    from vrmonitor.compat.install import install
     from vrmonitor.paths import Paths
 
     paths = context.paths

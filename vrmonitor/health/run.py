@@ -131,7 +131,7 @@ class HealthEngine:
         """The last [health] history results of every check, for `vrmonitor status`."""
         path = self.paths.health_history
         # Basic and advanced runs hold different run locks: this read-modify-write takes its own.
-        lock = self.paths.run_dir / "health-history.lock"
+        lock = self.paths.health_history_lock
         try:
             with held(lock, exclusive=True, wait=HISTORY_LOCK_WAIT):
                 self._update_history(path, results)

@@ -17,10 +17,9 @@ import re
 import stat
 import sys
 
-from vrmonitor.paths import Paths
+from vrmonitor.paths import VM_HOME, Paths
 
 NAME = "cleanup.sh"
-VM_HOME = "/root"
 ZIP_NAME = re.compile(r"diagnostics_files_[A-Za-z0-9_.\-]+\.zip")
 EXIT_REFUSED = 1
 

@@ -16,7 +16,7 @@ NAME = "get_diagnostics_files.py"
 
 
 def main(argv: list[str], root: str) -> int:
-    from vrmonitor.cloudstack.diagnostics import settings_for
+    from vrmonitor.compat.diagnostics import settings_for
     from vrmonitor.diagnostics.collect import Limits, collect
 
     paths = Paths.from_option(root)

@@ -46,11 +46,11 @@ def log_to_file(paths: Paths, name: str) -> None:
 def call(module: str, name: str, argv: list[str], root: str) -> int:
     """Run <module>.main(argv, root) for the script called `name`.
 
-    module: a module under vrmonitor.cloudstack (`get_router_alerts`), or a full dotted name
+    module: a module under vrmonitor.compat (`get_router_alerts`), or a full dotted name
     (`vrmonitor.checks.cpu_usage`)."""
     try:
         log_to_file(Paths.from_option(root), name)
-        entry = importlib.import_module(module if "." in module else f"vrmonitor.cloudstack.{module}")
+        entry = importlib.import_module(module if "." in module else f"vrmonitor.compat.{module}")
         return entry.main(argv, root)
     except KeyboardInterrupt:
         return 130

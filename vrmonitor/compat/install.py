@@ -10,31 +10,31 @@ import site
 import sys
 from pathlib import Path
 
-from vrmonitor.paths import Paths
+from vrmonitor.paths import CLOUD_BIN, VM_HOME, Paths
 from vrmonitor.system.files import atomic_write
 
-# contract path -> module under vrmonitor.cloudstack with main(argv, root) -> exit code.
+# contract path -> module under vrmonitor.compat with main(argv, root) -> exit code.
 ENTRY_POINTS = {
-    "/opt/cloud/bin/getRouterAlerts.sh": "get_router_alerts",
-    "/opt/cloud/bin/getRouterMonitorResults.sh": "monitor_results",
-    "/root/monitorServices.py": "monitor_services",
-    "/opt/cloud/bin/diagnostics.py": "diagnostics",
-    "/opt/cloud/bin/get_diagnostics_files.py": "diagnostics_files",
-    "/opt/cloud/bin/cleanup.sh": "cleanup",
+    f"{CLOUD_BIN}/getRouterAlerts.sh": "get_router_alerts",
+    f"{CLOUD_BIN}/getRouterMonitorResults.sh": "monitor_results",
+    f"{VM_HOME}/monitorServices.py": "monitor_services",
+    f"{CLOUD_BIN}/diagnostics.py": "diagnostics",
+    f"{CLOUD_BIN}/get_diagnostics_files.py": "diagnostics_files",
+    f"{CLOUD_BIN}/cleanup.sh": "cleanup",
 }
 
 TEMPLATE = '''#!{python}
 # {vm_path}: installed by `vrmonitor compat install`; bound to root {root}.
 import sys
-{path_line}from vrmonitor.cloudstack.entry import call
+{path_line}from vrmonitor.compat.entry import call
 
 sys.exit(call({module!r}, {name!r}, sys.argv[1:], root={root!r}))
 '''
 
 # The built-in checks (health_scripts/): where each goes on the VM.
-CHECKS_FOLDER = "/root/health_checks"
+CHECKS_FOLDER = f"{VM_HOME}/health_checks"
 CHECK_SUFFIX = "_check.py"
-OUTSIDE_CHECKS = {"filesystem_writable_check.py": "/opt/cloud/bin"}  # run by the MS, not a check
+OUTSIDE_CHECKS = {"filesystem_writable_check.py": CLOUD_BIN}  # run by the MS, not a check
 # What a health script says to find its root; compat install binds the root in its place.
 ROOT_LOOKUP = 'os.environ.get("VRMONITOR_ROOT", "/")'
 
