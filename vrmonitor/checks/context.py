@@ -10,6 +10,7 @@ import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from vrmonitor.cloudstack.health_data import config_records
 from vrmonitor.errors import CheckError, ConfigError
@@ -89,3 +90,45 @@ def read_lines(path: Path, vm_path: str, failure: str = "") -> list[str] | None:
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise CheckError(f"{failure or f'Unable to read {vm_path}'}: {reason}") from exc
+
+
+def on_records(argv: list[str], root: str, kind: str, key: str, skip: str,
+               judge: Callable[[Paths, list[dict[str, str]]], tuple[str, bool]]) -> int:
+    """The body of a check of the records under `key`: none is a pass saying `skip`.
+
+    judge(paths, records) -> (message, ok) raises ConfigError for invalid records (the message
+    lists the problems) and CheckError for a file or command it cannot read (the message is
+    the error's)."""
+    if not applies(argv, kind):
+        return 0
+    paths = Paths.from_option(root)
+    try:
+        records = CheckInputs(paths).records(key)
+        if not records:
+            return answer(skip, ok=True)
+        return answer(*judge(paths, records))
+    except ConfigError as exc:
+        return unreadable(exc.problems)
+    except CheckError as exc:
+        return answer(str(exc), ok=False)
+
+
+def against_threshold(argv: list[str], root: str, kind: str, key: str,
+                      measure: Callable[[Paths], float],
+                      judge: Callable[[float, float], tuple[str, bool]]) -> int:
+    """The body of a check of a measure against systemThresholds' `key`: no threshold is a pass
+    that says it skipped. measure(paths) raises CheckError when it cannot measure."""
+    if not applies(argv, kind):
+        return 0
+    paths = Paths.from_option(root)
+    try:
+        threshold = system_threshold(CheckInputs(paths), key)
+    except ConfigError as exc:
+        return unreadable(exc.problems)
+    if threshold is None:
+        return answer(f"Missing {key} in health_checks_data systemThresholds, skipping", ok=True)
+    try:
+        value = measure(paths)
+    except CheckError as exc:
+        return answer(str(exc), ok=False)
+    return answer(*judge(threshold, value))

@@ -10,9 +10,8 @@ above the threshold.
 
 import psutil
 
-from vrmonitor.checks.context import CheckInputs, answer, applies, system_threshold, unreadable
-from vrmonitor.errors import ConfigError
-from vrmonitor.paths import Paths
+from vrmonitor.checks.context import against_threshold
+from vrmonitor.errors import CheckError
 
 KIND = "basic"
 SAMPLE_INTERVAL = 0.5  # seconds between the two /proc/stat readings
@@ -32,18 +31,11 @@ def check(limit: float, usage: float) -> tuple[str, bool]:
 
 
 def main(argv: list[str], root: str, measure=cpu_usage) -> int:
-    if not applies(argv, KIND):
-        return 0
-    try:
-        limit = system_threshold(CheckInputs(Paths.from_option(root)), "maxCpuUsage")
-    except ConfigError as exc:
-        return unreadable(exc.problems)
-    if limit is None:
-        return answer("Missing maxCpuUsage in health_checks_data systemThresholds, skipping",
-                      ok=True)
-    try:
-        usage = measure()
-    except (OSError, psutil.Error) as exc:
-        reason = str(exc) or type(exc).__name__
-        return answer(f"Failed to retrieve cpu usage using {SAMPLER}: {reason}", ok=False)
-    return answer(*check(limit, usage))
+    def sampled(paths) -> float:
+        try:
+            return measure()
+        except (OSError, psutil.Error) as exc:
+            reason = str(exc) or type(exc).__name__
+            raise CheckError(f"Failed to retrieve cpu usage using {SAMPLER}: {reason}") from exc
+
+    return against_threshold(argv, root, KIND, "maxCpuUsage", sampled, check)

@@ -23,9 +23,9 @@ import ipaddress
 import re
 from dataclasses import dataclass
 
-from vrmonitor.checks.context import CheckInputs, answer, applies, read_lines, same_ip, unreadable
-from vrmonitor.checks.guests import KEY, VirtualMachine, related_lines, virtual_machines
-from vrmonitor.errors import CheckError, ConfigError
+from vrmonitor.checks.context import on_records, read_lines, same_ip
+from vrmonitor.checks.guests import KEY, GuestFile, VirtualMachine, missing_report, virtual_machines
+from vrmonitor.errors import ConfigError
 from vrmonitor.paths import Paths
 
 KIND = "advanced"
@@ -37,6 +37,8 @@ FAILED = "Missing elements in dhcphosts.txt - "
 
 MAC = re.compile(r"^[0-9a-fA-F]{1,2}([:-][0-9a-fA-F]{1,2}){5}$")
 LEASE = re.compile(r"^(infinite|\d+[smhdw]?)$", re.IGNORECASE)
+DHCPHOSTS = GuestFile(VM_PATH, PASSED, FAILED, lambda vm: f"{vm.mac} {vm.ip} {vm.name}",
+                      "MAC, IP and name", "MAC, IP or name")
 
 
 @dataclass(frozen=True)
@@ -91,31 +93,15 @@ def parse_dhcphosts(lines: list[str]) -> list[HostLine]:
 
 def check(vms: list[VirtualMachine], lines: list[str] | None) -> tuple[str, bool]:
     """The message and verdict for `vms` against dhcphosts.txt's lines (None: no file)."""
-    hosts = parse_dhcphosts(lines or [])
-    missing = [vm for vm in vms if not any(host.serves(vm) for host in hosts)]
-    if not missing:
-        return PASSED.format(count=len(vms)), True
-    listed = ", ".join(f"{vm.mac} {vm.ip} {vm.name}" for vm in missing)
-    details = [f"{vm.mac} {vm.ip} {vm.name}: expected a line with this MAC, IP and name; "
-               f"found {related_lines(vm, hosts, VM_PATH, lines is None, 'MAC, IP or name')}" for vm in missing]
-    return "\n".join([FAILED, listed, *details]), False
+    return missing_report(vms, parse_dhcphosts(lines or []), lines is None, DHCPHOSTS)
+
+
+def judge(paths: Paths, records: list[dict[str, str]]) -> tuple[str, bool]:
+    vms, problems = virtual_machines(records, "dhcp", ("vmName", "macAddress", "ip"))
+    if problems:
+        raise ConfigError(KEY, problems)
+    return check(vms, read_lines(paths.dhcphosts, VM_PATH))
 
 
 def main(argv: list[str], root: str) -> int:
-    if not applies(argv, KIND):
-        return 0
-    paths = Paths.from_option(root)
-    try:
-        records = CheckInputs(paths).records(KEY)
-    except ConfigError as exc:
-        return unreadable(exc.problems)
-    if not records:
-        return answer(SKIP, ok=True)
-    vms, problems = virtual_machines(records, "dhcp", ("vmName", "macAddress", "ip"))
-    if problems:
-        return unreadable(problems)
-    try:
-        lines = read_lines(paths.dhcphosts, VM_PATH)
-    except CheckError as exc:
-        return answer(str(exc), ok=False)
-    return answer(*check(vms, lines))
+    return on_records(argv, root, KIND, KEY, SKIP, judge)

@@ -10,9 +10,8 @@ much was expected, which the contract's message does not.
 
 import os
 
-from vrmonitor.checks.context import CheckInputs, answer, applies, system_threshold, unreadable
-from vrmonitor.errors import ConfigError
-from vrmonitor.paths import Paths
+from vrmonitor.checks.context import against_threshold
+from vrmonitor.errors import CheckError
 
 KIND = "basic"
 
@@ -31,18 +30,10 @@ def check(minimum_mb: float, free: float) -> tuple[str, bool]:
 
 
 def main(argv: list[str], root: str, measure=free_kib) -> int:
-    if not applies(argv, KIND):
-        return 0
-    paths = Paths.from_option(root)
-    try:
-        minimum = system_threshold(CheckInputs(paths), "minDiskNeeded")
-    except ConfigError as exc:
-        return unreadable(exc.problems)
-    if minimum is None:
-        return answer("Missing minDiskNeeded in health_checks_data systemThresholds, skipping",
-                      ok=True)
-    try:
-        free = measure(paths.root)
-    except OSError as exc:
-        return answer(f"Failed to read the free space of /: {exc.strerror or exc}", ok=False)
-    return answer(*check(minimum, free))
+    def free(paths) -> float:
+        try:
+            return measure(paths.root)
+        except OSError as exc:
+            raise CheckError(f"Failed to read the free space of /: {exc.strerror or exc}") from exc
+
+    return against_threshold(argv, root, KIND, "minDiskNeeded", free, check)

@@ -23,10 +23,10 @@ or name (issue #8177), which tells a stale name after a rename from an entry nev
 
 from dataclasses import dataclass
 
-from vrmonitor.checks.context import CheckInputs, answer, applies, unreadable
+from vrmonitor.checks.context import on_records
 from vrmonitor.checks.context import read_lines, same_ip
-from vrmonitor.checks.guests import KEY, VirtualMachine, related_lines, virtual_machines
-from vrmonitor.errors import CheckError, ConfigError
+from vrmonitor.checks.guests import KEY, GuestFile, VirtualMachine, missing_report, virtual_machines
+from vrmonitor.errors import ConfigError
 from vrmonitor.paths import Paths
 
 KIND = "advanced"
@@ -35,6 +35,7 @@ VM_PATH = "/etc/hosts"
 SKIP = "No VMs running data available, skipping"
 PASSED = "All {count} VMs are present in /etc/hosts"
 FAILED = "Missing entries for VMs in /etc/hosts -"
+HOSTS = GuestFile(VM_PATH, PASSED, FAILED, lambda vm: f"{vm.ip} {vm.name}", "IP and name", "IP or name")
 
 
 @dataclass(frozen=True)
@@ -65,31 +66,15 @@ def parse_hosts(lines: list[str]) -> list[HostsLine]:
 
 def check(vms: list[VirtualMachine], lines: list[str] | None) -> tuple[str, bool]:
     """The message and verdict for `vms` against /etc/hosts's lines (None: no file)."""
-    hosts = parse_hosts(lines or [])
-    missing = [vm for vm in vms if not any(line.serves(vm) for line in hosts)]
-    if not missing:
-        return PASSED.format(count=len(vms)), True
-    listed = ", ".join(f"{vm.ip} {vm.name}" for vm in missing)
-    details = [f"{vm.ip} {vm.name}: expected a line with this IP and name; "
-               f"found {related_lines(vm, hosts, VM_PATH, lines is None, 'IP or name')}" for vm in missing]
-    return "\n".join([FAILED, listed, *details]), False
+    return missing_report(vms, parse_hosts(lines or []), lines is None, HOSTS)
+
+
+def judge(paths: Paths, records: list[dict[str, str]]) -> tuple[str, bool]:
+    vms, problems = virtual_machines(records, "dns", ("vmName", "ip"))
+    if problems:
+        raise ConfigError(KEY, problems)
+    return check(vms, read_lines(paths.hosts, VM_PATH))
 
 
 def main(argv: list[str], root: str) -> int:
-    if not applies(argv, KIND):
-        return 0
-    paths = Paths.from_option(root)
-    try:
-        records = CheckInputs(paths).records(KEY)
-    except ConfigError as exc:
-        return unreadable(exc.problems)
-    if not records:
-        return answer(SKIP, ok=True)
-    vms, problems = virtual_machines(records, "dns", ("vmName", "ip"))
-    if problems:
-        return unreadable(problems)
-    try:
-        lines = read_lines(paths.hosts, VM_PATH)
-    except CheckError as exc:
-        return answer(str(exc), ok=False)
-    return answer(*check(vms, lines))
+    return on_records(argv, root, KIND, KEY, SKIP, judge)

@@ -4,6 +4,7 @@ Shared by the dhcp and dns checks.
 """
 
 from dataclasses import dataclass
+from typing import Callable
 
 from vrmonitor.cloudstack.health_data import CONTRACT_PATH as DATA_PATH
 
@@ -52,3 +53,28 @@ def related_lines(vm: VirtualMachine, entries, vm_path: str, file_missing: bool,
     shown = "; ".join(f"line {entry.number}: {entry.text}" for entry in related[:RELATED_SHOWN])
     more = len(related) - RELATED_SHOWN
     return shown + (f"; and {more} more" if more > 0 else "")
+
+
+@dataclass(frozen=True)
+class GuestFile:
+    """A file that must serve every VM, as its check reports it."""
+    vm_path: str
+    passed: str  # the message when none is missing; {count}: how many VMs
+    failed: str  # the first line when some are missing
+    show: Callable[[VirtualMachine], str]  # a VM as the failure lists it
+    fields: str  # what a line must carry ("MAC, IP and name")
+    any_field: str  # what a related line may share ("MAC, IP or name")
+
+
+def missing_report(vms: list[VirtualMachine], entries, file_missing: bool,
+                   guest_file: GuestFile) -> tuple[str, bool]:
+    """The message and verdict of a guest file's check; entries: its parsed lines, each with
+    `serves(vm)` besides what related_lines reads."""
+    missing = [vm for vm in vms if not any(entry.serves(vm) for entry in entries)]
+    if not missing:
+        return guest_file.passed.format(count=len(vms)), True
+    listed = ", ".join(guest_file.show(vm) for vm in missing)
+    details = [f"{guest_file.show(vm)}: expected a line with this {guest_file.fields}; found "
+               f"{related_lines(vm, entries, guest_file.vm_path, file_missing, guest_file.any_field)}"
+               for vm in missing]
+    return "\n".join([guest_file.failed, listed, *details]), False

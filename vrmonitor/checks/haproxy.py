@@ -31,11 +31,11 @@ listen section without server lines is reported (the reference passed it silentl
 
 from dataclasses import dataclass, field
 
-from vrmonitor.checks.context import CheckInputs, answer, applies, unreadable
+from vrmonitor.checks.context import on_records
 from vrmonitor.checks.context import read_lines
 from vrmonitor.cloudstack.health_data import CONTRACT_PATH as DATA_PATH
 from vrmonitor.cloudstack.records import format_port
-from vrmonitor.errors import CheckError, ConfigError
+from vrmonitor.errors import ConfigError
 from vrmonitor.paths import Paths
 
 KIND = "advanced"
@@ -276,25 +276,17 @@ def _needs_http(record: dict[str, str]) -> bool:
             and record.get("http", "").lower() != "false")
 
 
-def main(argv: list[str], root: str) -> int:
-    if not applies(argv, KIND):
-        return 0
-    paths = Paths.from_option(root)
-    try:
-        data = CheckInputs(paths).records(KEY)
-    except ConfigError as exc:
-        return unreadable(exc.problems)
-    if not data:
-        return answer(SKIP, ok=True)
+def judge(paths: Paths, data: list[dict[str, str]]) -> tuple[str, bool]:
     problems = rule_problems(data)
     if problems:
-        return unreadable(problems)
-    try:
-        lines = read_lines(paths.haproxy_cfg, VM_PATH, failure=UNREADABLE)
-    except CheckError as exc:
-        return answer(str(exc), ok=False)
+        raise ConfigError(KEY, problems)
+    lines = read_lines(paths.haproxy_cfg, VM_PATH, failure=UNREADABLE)
     if lines is None:
-        return answer(f"{UNREADABLE}: the file does not exist", ok=False)
+        return f"{UNREADABLE}: the file does not exist", False
     if not any(line.strip() for line in lines):
-        return answer(f"{UNREADABLE}: the file is empty", ok=False)
-    return answer(*check(data, parse_config(lines)))
+        return f"{UNREADABLE}: the file is empty", False
+    return check(data, parse_config(lines))
+
+
+def main(argv: list[str], root: str) -> int:
+    return on_records(argv, root, KIND, KEY, SKIP, judge)

@@ -24,11 +24,11 @@ import shlex
 import shutil
 from dataclasses import dataclass
 
-from vrmonitor.checks.context import CheckInputs, answer, applies, unreadable
+from vrmonitor.checks.context import on_records
 from vrmonitor.checks.context import same_ip
 from vrmonitor.cloudstack.health_data import CONTRACT_PATH as DATA_PATH
 from vrmonitor.cloudstack.records import format_port
-from vrmonitor.errors import CommandError, ConfigError
+from vrmonitor.errors import CheckError, CommandError, ConfigError
 from vrmonitor.paths import Paths
 from vrmonitor.system.process import run
 
@@ -174,20 +174,16 @@ def iptables_save() -> str:
     return done.stdout.decode("utf-8", "replace")
 
 
-def main(argv: list[str], root: str) -> int:
-    if not applies(argv, KIND):
-        return 0
-    try:
-        records = CheckInputs(Paths.from_option(root)).records(KEY)
-    except ConfigError as exc:
-        return unreadable(exc.problems)
-    if not records:
-        return answer(SKIP, ok=True)
+def judge(paths: Paths, records: list[dict[str, str]]) -> tuple[str, bool]:
     problems = record_problems(records)
     if problems:
-        return unreadable(problems)
+        raise ConfigError(KEY, problems)
     try:
         saved = iptables_save()
     except CommandError as exc:
-        return answer(f"{UNRUNNABLE}: {exc}", ok=False)
-    return answer(*check(records, saved))
+        raise CheckError(f"{UNRUNNABLE}: {exc}") from exc
+    return check(records, saved)
+
+
+def main(argv: list[str], root: str) -> int:
+    return on_records(argv, root, KIND, KEY, SKIP, judge)

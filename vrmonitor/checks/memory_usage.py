@@ -15,9 +15,8 @@ threshold.
 
 import psutil
 
-from vrmonitor.checks.context import CheckInputs, answer, applies, system_threshold, unreadable
-from vrmonitor.errors import ConfigError
-from vrmonitor.paths import Paths
+from vrmonitor.checks.context import against_threshold
+from vrmonitor.errors import CheckError
 
 KIND = "basic"
 SAMPLER = "psutil.virtual_memory() (total - available, as free's used)"
@@ -38,18 +37,11 @@ def check(limit: float, usage: float) -> tuple[str, bool]:
 
 
 def main(argv: list[str], root: str, measure=memory_usage) -> int:
-    if not applies(argv, KIND):
-        return 0
-    try:
-        limit = system_threshold(CheckInputs(Paths.from_option(root)), "maxMemoryUsage")
-    except ConfigError as exc:
-        return unreadable(exc.problems)
-    if limit is None:
-        return answer("Missing maxMemoryUsage in health_checks_data systemThresholds, skipping",
-                      ok=True)
-    try:
-        usage = measure()
-    except (OSError, psutil.Error) as exc:
-        reason = str(exc) or type(exc).__name__
-        return answer(f"Failed to retrieve memory usage using {SAMPLER}: {reason}", ok=False)
-    return answer(*check(limit, usage))
+    def sampled(paths) -> float:
+        try:
+            return measure()
+        except (OSError, psutil.Error) as exc:
+            reason = str(exc) or type(exc).__name__
+            raise CheckError(f"Failed to retrieve memory usage using {SAMPLER}: {reason}") from exc
+
+    return against_threshold(argv, root, KIND, "maxMemoryUsage", sampled, check)

@@ -10,11 +10,11 @@ server may add some.
 import json
 import logging
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import MappingProxyType
 from typing import Mapping
 
 from vrmonitor.cloudstack.records import parse_records
+from vrmonitor.config.input_file import read_input_file
 from vrmonitor.errors import ConfigError
 
 LOG = logging.getLogger(__name__)
@@ -62,13 +62,9 @@ def load_health_data(path, source: str = CONTRACT_PATH) -> HealthChecksData | No
 
 def read_document(path, source: str = CONTRACT_PATH):
     """The decoded JSON of the file, None when it is missing; ConfigError when unreadable."""
-    try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError:
-        LOG.debug("%s: absent, health checks disabled", source)
+    data = read_input_file(path, source, "health checks disabled")
+    if data is None:
         return None
-    except OSError as exc:
-        raise ConfigError(source, [f"{source}: cannot read: {exc.strerror or exc}"]) from exc
     try:
         return json.loads(data.decode("utf-8"))
     except UnicodeDecodeError as exc:

@@ -23,10 +23,9 @@ Messages name the file as `source`, by default its contract path, whatever the -
 import logging
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 from vrmonitor.cloudstack.utf8 import escaped, is_utf8
-from vrmonitor.errors import ConfigError
+from vrmonitor.config.input_file import read_input_file
 
 LOG = logging.getLogger(__name__)
 
@@ -60,13 +59,9 @@ def load_monitor_conf(path, source: str = CONTRACT_PATH) -> MonitorConf:
 
     Raises ConfigError only when the file exists but cannot be read.
     """
-    try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError:
-        LOG.debug("%s: absent, no services", source)
+    data = read_input_file(path, source, "no services")
+    if data is None:
         return MonitorConf()
-    except OSError as exc:
-        raise ConfigError(source, [f"{source}: cannot read: {exc.strerror or exc}"]) from exc
     # Line by line: one bad line costs its service, not every service of the router.
     return parse_monitor_conf(data.decode("utf-8", "surrogateescape"), source)
 

@@ -9,11 +9,11 @@ import logging
 import math
 import tomllib
 from dataclasses import dataclass, field, fields
-from pathlib import Path
 from types import MappingProxyType
 from typing import Mapping
 
 from vrmonitor.config import schema
+from vrmonitor.config.input_file import read_input_file
 from vrmonitor.errors import ConfigError
 
 LOG = logging.getLogger(__name__)
@@ -126,13 +126,9 @@ def load_settings(path, source: str | None = None) -> Settings:
     every problem when the file cannot be read, is not TOML or does not match the schema.
     """
     source = source or str(path)
-    try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError:
-        LOG.debug("%s: absent, defaults apply", source)
+    data = read_input_file(path, source, "defaults apply")
+    if data is None:
         return Settings()
-    except OSError as exc:
-        raise ConfigError(source, [f"{source}: cannot read: {exc.strerror or exc}"]) from exc
     try:
         document = tomllib.loads(data.decode("utf-8"))
     except UnicodeDecodeError as exc:
