@@ -58,7 +58,7 @@ from pathlib import Path
 from typing import Sequence
 
 from vrmonitor.errors import CommandError
-from vrmonitor.paths import Paths
+from vrmonitor.paths import CLOUD_BIN, VM_HOME, Paths
 
 LOG = logging.getLogger(__name__)
 
@@ -68,8 +68,6 @@ KEYWORDS = {
     "iprule": ("ip", "rule", "list"),
     "iproute": ("ip", "route", "show", "table", "all"),
 }
-SCRIPTS_FOLDER = "/opt/cloud/bin"
-VM_HOME = "/root"
 ZIP_PREFIX = "diagnostics_files_"
 FILEINFO = "fileinfo.txt"
 NOT_FOUND = "File Not Found!!"
@@ -198,7 +196,7 @@ def _distinct(items) -> list[str]:
     return kept
 
 
-def plan(item: str) -> tuple[str, object]:
+def plan(item: str) -> tuple[str, tuple[str, ...] | str]:
     """What an item is: ("command", argv), ("script", inner text) or ("file", vm path)."""
     if item in KEYWORDS:
         return "command", KEYWORDS[item]
@@ -217,7 +215,9 @@ def _add_item(builder: "_Builder", paths: Paths, item: str) -> None:
         return
     label = item[1:-1] if item.startswith("[") else item
     log_name = label.replace("/", "_") + ".log"
-    argv = list(what) if kind == "command" else script_argv(paths, what)
+    # A command's argv is a tuple (KEYWORDS), a script's inner text a str.
+    argv = list(what) if isinstance(what, tuple) else script_argv(paths, what)
+    notes: list[str]
     if argv is None:
         data, notes = f"Unable to generate command for {what}, perhaps missing file".encode(), []
     else:
@@ -244,8 +244,8 @@ def script_argv(paths: Paths, inner: str) -> list[str] | None:
     if not words:
         return None
     try:
-        folder = resolve_under(paths.root, SCRIPTS_FOLDER)
-        script = resolve_under(paths.root, f"{SCRIPTS_FOLDER}/{words[0]}")
+        folder = resolve_under(paths.root, CLOUD_BIN)
+        script = resolve_under(paths.root, f"{CLOUD_BIN}/{words[0]}")
         status = os.stat(script, follow_symlinks=False)
     except (OSError, NotAdded):
         return None
@@ -533,6 +533,7 @@ class _Builder:
                 for chunk in _chunks(source, length, self.deadline):
                     member.write(chunk)
             except _ReadError as exc:
+                assert exc.__cause__ is not None  # _chunks raises it from the OSError
                 problem = f"only partly added: {_reason(exc.__cause__)}"
             except _OutOfTime:
                 problem = (f"only partly added: {self.deadline.reason()} passed while it was "

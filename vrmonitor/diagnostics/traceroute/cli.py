@@ -7,6 +7,7 @@ traceroute, unless parse() is told not to.
 import os
 import socket
 from dataclasses import dataclass, replace
+from typing import TypedDict, cast
 
 from vrmonitor.diagnostics.toolkit import ToolExit, c_strtod, c_strtoul
 
@@ -247,7 +248,9 @@ def _getaddr(name: str, family: int) -> tuple[int, str] | str:
         if answer[0] == family or (not family and answer[0] == socket.AF_INET):
             chosen = answer
             break
-    numeric, _ = socket.getnameinfo(chosen[4], socket.NI_NUMERICHOST | socket.NI_NUMERICSERV)
+    # An IP sockaddr: the stub's (int, bytes) is only for a Python built without IPv6.
+    sockaddr = cast("tuple[str, int] | tuple[str, int, int, int]", chosen[4])
+    numeric, _ = socket.getnameinfo(sockaddr, socket.NI_NUMERICHOST | socket.NI_NUMERICSERV)
     return chosen[0], numeric
 
 
@@ -355,7 +358,22 @@ class _Parser:
             self.values[option.value] = True
         elif action == "method":
             self.values["method"] = option.value
-        elif action == "string":
+        elif action in ("help", "version"):
+            self.values["action"] = action
+        else:
+            # The other actions' options take a value: _long and _short_group require it.
+            assert value is not None
+            ok = self._apply_value(option, value, short, index)
+        if not ok:
+            shown = _show(option, short, False)
+            raise ToolExit(f"Cannot handle `{shown}' option with arg `{value}' "
+                                  f"(argc {index})")
+
+    def _apply_value(self, option: _Option, value: str, short: bool, index: int) -> bool:
+        """The handler of an option that takes a value; False when clif cannot handle it."""
+        action = option.action
+        ok = True
+        if action == "string":
             self.values[option.value] = value
         elif action == "uint":
             number = _uint(value)
@@ -363,10 +381,10 @@ class _Parser:
             if ok:
                 self.values[option.value] = number
         elif action == "double":
-            number = _double(value)
-            ok = number is not None
+            real = _double(value)
+            ok = real is not None
             if ok:
-                self.values[option.value] = number
+                self.values[option.value] = real
         elif action == "port":
             number, used = c_strtoul(value)
             if used:
@@ -386,12 +404,7 @@ class _Parser:
             self.values["source_family"], self.values["source"] = answer
         elif action == "module":
             self.values["method"] = value
-        elif action in ("help", "version"):
-            self.values["action"] = action
-        if not ok:
-            shown = _show(option, short, False)
-            raise ToolExit(f"Cannot handle `{shown}' option with arg `{value}' "
-                                  f"(argc {index})")
+        return ok
 
     def _wait(self, text: str) -> bool:
         """set_wait_specs(): MAX[,HERE[,NEAR]]; a missing HERE or NEAR is 0."""
@@ -441,6 +454,15 @@ class _Parser:
         return _checked(options)
 
 
+class _Changes(TypedDict, total=False):
+    """What _checked() changes in the options."""
+
+    send_wait: float
+    sim_probes: int
+    here: float
+    near: float
+
+
 def _checked(options: TracerouteOptions) -> TracerouteOptions:
     """traceroute's main() checks after parsing, in its order."""
     if options.method not in METHODS:
@@ -463,11 +485,11 @@ def _checked(options: TracerouteOptions) -> TracerouteOptions:
         raise ToolExit("IP version mismatch in addresses specified")
     if options.send_wait < 0:
         raise ToolExit(f"bad sendtime `{options.send_wait:g}' specified")
-    changes = {}
+    changes: _Changes = {}
     if options.send_wait >= 10:
         changes["send_wait"] = options.send_wait / 1000
     if options.src_port:
-        changes.update(sim_probes=1, here=0.0, near=0.0)
+        changes.update({"sim_probes": 1, "here": 0.0, "near": 0.0})
     return replace(options, **changes) if changes else options
 
 

@@ -6,11 +6,12 @@ order as they complete, and the stop after the hop a final answer came from.
 import errno
 import socket
 import time
+from typing import Callable
 
 from vrmonitor.diagnostics.toolkit import write
 from vrmonitor.diagnostics.traceroute.cli import TracerouteOptions
-from vrmonitor.diagnostics.traceroute.methods import (IcmpSender, Sender, TcpSender, UdpSender,
-                                                      packet_length, system_error)
+from vrmonitor.diagnostics.traceroute.methods import (IcmpSender, ProbeSender, TcpSender,
+                                                      UdpSender, packet_length, system_error)
 from vrmonitor.diagnostics.traceroute.output import (Probe, header_text, icmp_flag, probe_text,
                                                      ttl2hops)
 from vrmonitor.diagnostics.traceroute.receiver import Answer, Receiver
@@ -36,6 +37,7 @@ class Traceroute:
         if self.options.numeric:
             return f" {address}"
         if address not in self.names:
+            sockaddr: tuple[str, int] | tuple[str, int, int, int]
             if self.options.family == socket.AF_INET:
                 sockaddr = (address, 0)
             else:
@@ -50,8 +52,9 @@ class Traceroute:
     def run(self) -> int:
         options = self.options
         header_len, data_len = packet_length(options)
-        sender_class = {"default": UdpSender, "icmp": IcmpSender, "tcp": TcpSender}[options.method]
-        sender = sender_class(options, data_len)
+        senders: dict[str, Callable[[TracerouteOptions, int], ProbeSender]] = {
+            "default": UdpSender, "icmp": IcmpSender, "tcp": TcpSender}
+        sender = senders[options.method](options, data_len)
         receiver = None
         try:
             if options.method == "icmp":
@@ -160,7 +163,7 @@ class Traceroute:
         probe.done = True
         probe.seq = 0
 
-    def _loop(self, sender: Sender, receiver: Receiver) -> None:
+    def _loop(self, sender: ProbeSender, receiver: Receiver) -> None:
         options, probes, per_hop = self.options, self.probes, self.per_hop
         start = (options.first_hop - 1) * per_hop
         end = len(probes)

@@ -9,6 +9,8 @@ import os
 import socket
 import struct
 import time
+from types import ModuleType
+from typing import Protocol
 
 from vrmonitor.diagnostics.toolkit import ToolExit, scapy
 from vrmonitor.diagnostics.traceroute.cli import UINT_MASK, TracerouteOptions
@@ -17,7 +19,7 @@ from vrmonitor.diagnostics.traceroute.output import ICMP6_ECHO_REQUEST, ICMP_ECH
 DEF_DATA_LEN = 40
 DEF_START_PORT = 33434
 DEF_TCP_PORT = 80
-IP_HEADER = {socket.AF_INET: 20, socket.AF_INET6: 40}
+IP_HEADER: dict[int, int] = {socket.AF_INET: 20, socket.AF_INET6: 40}
 # Linux values the socket module does not always name.
 IP_MTU_DISCOVER, IP_PMTUDISC_DONT, IP_PMTUDISC_PROBE, IP_MTU, IP_RECVERR = 10, 0, 3, 14, 11
 IPV6_MTU_DISCOVER, IPV6_PMTUDISC_DONT, IPV6_PMTUDISC_PROBE, IPV6_MTU = 23, 0, 3, 24
@@ -66,6 +68,28 @@ def _call(name: str, function, *args):
         raise system_error(name, exc) from exc
 
 
+class ProbeSender(Protocol):
+    """What the engine and the receiver use of a method's sender: UdpSender, IcmpSender or
+    TcpSender (the receiver asks a TcpSender for reply_seq() and an IcmpSender for ident)."""
+
+    options: TracerouteOptions
+    family: int
+    inet: ModuleType  # scapy.layers.inet
+    inet6: ModuleType  # scapy.layers.inet6
+
+    def start(self) -> None:
+        """Open and tune the sending socket(s); before any send()."""
+
+    def send(self, probe: Probe, ttl: int) -> None:
+        """Send `probe` with `ttl`; probe.send_time stays 0 when it is to be tried again."""
+
+    def matches(self, quoted_proto: int, layer) -> int | None:
+        """The seq of the probe a quoted datagram (its protocol, its scapy layer) was."""
+
+    def close(self) -> None:
+        """Close what start() opened."""
+
+
 class Sender:
     """The probes of one method: the sending socket(s), their tuning (tune_socket and
     bind_socket), and send(probe, ttl)."""
@@ -81,6 +105,12 @@ class Sender:
     def close(self) -> None:
         if self.socket is not None:
             self.socket.close()
+
+    @property
+    def _started(self) -> socket.socket:
+        """The sending socket, for send()."""
+        assert self.socket is not None  # the engine calls send() only after start()
+        return self.socket
 
     def tune(self, sock: socket.socket, port: int = 0) -> None:
         """tune_socket(): debug, mark, device, bind, DF, TOS, don't-route, in that order."""
@@ -210,9 +240,9 @@ class UdpSender(Sender):
         return (address, 0) if self.family == socket.AF_INET else (address, 0, 0, 0)
 
     def send(self, probe: Probe, ttl: int) -> None:
-        self.set_ttl(self.socket, ttl)
+        self.set_ttl(self._started, ttl)
         port = self.port & 0xFFFF
-        if not self.transmit(self.socket, self.payload, probe, self.destination(port)):
+        if not self.transmit(self._started, self.payload, probe, self.destination(port)):
             return
         probe.seq = port or 0x10000
         self.port += 1
@@ -250,7 +280,7 @@ class IcmpSender(Sender):
             sock.setsockopt(socket.IPPROTO_ICMPV6, ICMPV6_FILTER, b"\xff" * 32)
 
     def send(self, probe: Probe, ttl: int) -> None:
-        self.set_ttl(self.socket, ttl)
+        self.set_ttl(self._started, ttl)
         self.seq = (self.seq + 1) & 0xFFFF
         if self.family == socket.AF_INET:
             packet = self.inet.ICMP(type=ICMP_ECHO, id=self.ident, seq=self.seq) / self.payload
@@ -258,7 +288,7 @@ class IcmpSender(Sender):
             # The kernel computes the ICMPv6 checksum of raw ICMPv6 sockets.
             packet = self.inet6.ICMPv6EchoRequest(id=self.ident, seq=self.seq, cksum=0,
                                                   data=self.payload)
-        if self.transmit(self.socket, bytes(packet), probe):
+        if self.transmit(self._started, bytes(packet), probe):
             probe.seq = self.seq or 0x10000
 
     def matches(self, quoted_proto: int, layer) -> int | None:
@@ -304,7 +334,7 @@ class TcpSender(Sender):
             self.reserved.close()
 
     def send(self, probe: Probe, ttl: int) -> None:
-        self.set_ttl(self.socket, ttl)
+        self.set_ttl(self._started, ttl)
         self.count += 1
         seq = (self.base + self.count) & UINT_MASK
         tcp = self.inet.TCP(sport=self.local_port, dport=self.port, seq=seq, flags="S",
@@ -317,7 +347,7 @@ class TcpSender(Sender):
         else:
             tcp.chksum = 0  # IPV6_CHECKSUM: the kernel fills it in
             segment = bytes(tcp)
-        if self.transmit(self.socket, segment, probe):
+        if self.transmit(self._started, segment, probe):
             probe.seq = seq or 0x100000000
 
     def matches(self, quoted_proto: int, layer) -> int | None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from vrmonitor.diagnostics.traceroute.cli import UINT_MASK
 from vrmonitor.diagnostics.traceroute.methods import (ICMP_FILTER, ICMPV6_FILTER, SOL_RAW,
-                                                      IcmpSender, Sender, TcpSender)
+                                                      IcmpSender, ProbeSender, TcpSender)
 from vrmonitor.diagnostics.traceroute.output import (ICMP6_DST_UNREACH, ICMP6_ECHO_REPLY,
                                                      ICMP6_PACKET_TOO_BIG, ICMP6_PARAM_PROB,
                                                      ICMP6_TIME_EXCEEDED, ICMP_DEST_UNREACH,
@@ -44,7 +44,7 @@ class Receiver:
     destination's TCP segments. Each packet is dissected with scapy and matched to a probe
     by what it quotes (sender.matches) or acknowledges."""
 
-    def __init__(self, sender: Sender):
+    def __init__(self, sender: ProbeSender):
         self.sender = sender
         self.family = sender.family
         self.inet, self.inet6 = sender.inet, sender.inet6
@@ -57,6 +57,7 @@ class Receiver:
 
     def _open(self, tcp_answers: bool) -> None:
         v4 = self.family == socket.AF_INET
+        wanted: tuple[int, ...]
         icmp = socket.socket(self.family, socket.SOCK_RAW,
                              socket.IPPROTO_ICMP if v4 else socket.IPPROTO_ICMPV6)
         self.sockets.append(icmp)
@@ -132,6 +133,7 @@ class Receiver:
         if sock is not self.icmp:
             if not packet.haslayer(inet.TCP) or packet.src != destination:
                 return None
+            assert isinstance(self.sender, TcpSender)  # only -T opens a socket besides icmp
             seq = self.sender.reply_seq(packet[inet.TCP])
             return None if seq is None else Answer(seq, packet.src, received, packet.ttl)
         if not packet.haslayer(inet.ICMP):
@@ -164,6 +166,7 @@ class Receiver:
         if sock is not self.icmp:
             segment = self.inet.TCP(data)
             if _same6(origin, destination):
+                assert isinstance(self.sender, TcpSender)  # only -T opens a socket besides icmp
                 seq = self.sender.reply_seq(segment)
                 return None if seq is None else Answer(seq, origin, received, hop_limit)
             return None
