@@ -124,3 +124,37 @@ class Paths:
     def haproxy_cfg(self) -> Path:
         return self.under("/etc/haproxy/haproxy.cfg")
 
+    # System VM files (contract 10)
+    @property
+    def cmdline(self) -> Path:
+        """The boot arguments of every system VM type (contract 10.2)."""
+        return self.under("/var/cache/cloud/cmdline")
+
+    @property
+    def boot_up_done(self) -> Path:
+        """Written last by the system VM's boot configuration (contract 10.2)."""
+        return self.under("/var/cache/cloud/boot_up_done")
+
+    @property
+    def secstorage_dir(self) -> Path:
+        """Where the SSVM mounts its image stores, one folder each (contract 10.4)."""
+        return self.under("/mnt/SecStorage")
+
+    @property
+    def vncport(self) -> Path:
+        """The console proxy's websocket port, written at boot (contract 10.5)."""
+        return self.under("/root/vncport")
+
+    @property
+    def resolv_conf(self) -> Path:
+        return self.under("/etc/resolv.conf")
+
+    @property
+    def systemvm_trust_store(self) -> Path:
+        """CA certificates the VM trusts (Debian's bundle)."""
+        return self.under("/etc/ssl/certs/ca-certificates.crt")
+
+    @property
+    def local_health_data(self) -> Path:
+        """A copy of the health_checks_data.json vrmonitor wrote on a system VM itself."""
+        return self.state_dir / "local-health-data.json"
