@@ -19,6 +19,7 @@ from tests.fuzz.hang_guard import no_hang
 from tests.fuzz.mutations import TEXT_CHARACTERS
 from vrmonitor.diagnostics.collect import KEYWORDS, collect
 from vrmonitor.paths import Paths
+from vrmonitor.config.settings import DiagnosticsSettings
 
 pytestmark = [pytest.mark.fuzz]
 
@@ -69,7 +70,7 @@ def paths(tmp_path_factory):
 def test_hostile_items_run_nothing_and_read_nothing_outside_the_root(recorder, paths, items):
     items = [item.replace("\x00", "") for item in items]
     with recorder.watching(), no_hang(30, "collect"):
-        target = collect(paths, items, command_timeout=5)
+        target = collect(paths, items, DiagnosticsSettings(command_timeout=5))
     try:
         assert recorder.events == []
         assert target.parent == paths.under("/root") and ZIP_NAME.fullmatch(target.name)

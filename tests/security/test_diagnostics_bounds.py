@@ -16,7 +16,7 @@ import os
 import re
 import subprocess
 import zipfile
-from dataclasses import fields
+import inspect
 from pathlib import Path
 
 import pytest
@@ -24,7 +24,7 @@ import pytest
 from tests.ms_parsers import Answer, diagnostics_zip
 from vrmonitor.compat.install import install
 from vrmonitor.config.settings import DiagnosticsSettings
-from vrmonitor.diagnostics.collect import Limits, collect
+from vrmonitor.diagnostics.collect import collect
 from vrmonitor.paths import Paths
 
 COLLECT = "opt/cloud/bin/get_diagnostics_files.py"
@@ -197,7 +197,7 @@ def test_items_not_reached_by_the_collect_deadline_are_left_out(vm):
 
 def test_a_deadline_already_passed_leaves_every_item_out(vm):
     target = collect(Paths(vm), ["/etc/hosts", "ipaddr", "[nosuch]"],
-                     limits=Limits(collect_deadline=1e-9))
+                     limits=DiagnosticsSettings(collect_deadline=1e-9))
     with zipfile.ZipFile(target) as archive:
         assert archive.namelist() == ["fileinfo.txt"]
         assert fileinfo(archive) == [
@@ -208,7 +208,6 @@ def test_a_deadline_already_passed_leaves_every_item_out(vm):
 def test_collect_defaults_are_the_settings_defaults():
     """collect() without limits bounds as an absent vrmonitor.toml does: well inside the
     management server's 1800 s, and far below what a sparse file can claim."""
-    defaults = DiagnosticsSettings()
-    assert Limits() == Limits(**{field.name: getattr(defaults, field.name)
-                                 for field in fields(Limits)})
-    assert (Limits().collect_deadline, Limits().item_max_bytes) == (300, 64 * 1024 ** 2)
+    defaults = inspect.signature(collect).parameters["limits"].default
+    assert defaults == DiagnosticsSettings()
+    assert (defaults.collect_deadline, defaults.item_max_bytes) == (300, 64 * 1024 ** 2)

@@ -17,17 +17,11 @@ NAME = "get_diagnostics_files.py"
 
 def main(argv: list[str], root: str) -> int:
     from vrmonitor.compat.diagnostics import settings_for
-    from vrmonitor.diagnostics.collect import Limits, collect
+    from vrmonitor.diagnostics.collect import collect
 
     paths = Paths.from_option(root)
-    settings = settings_for(paths)
-    limits = Limits(command_timeout=settings.command_timeout,
-                    zip_max_bytes=settings.zip_max_bytes,
-                    item_max_bytes=settings.item_max_bytes,
-                    unpacked_max_bytes=settings.unpacked_max_bytes,
-                    collect_deadline=settings.collect_deadline)
     try:
-        path = collect(paths, argv, limits=limits)
+        path = collect(paths, argv, limits=settings_for(paths))
     except OSError as exc:
         print(f"{NAME}: cannot write the diagnostics zip: {exc.strerror or exc}"
               f"{f' ({exc.filename})' if exc.filename else ''}", file=sys.stderr)

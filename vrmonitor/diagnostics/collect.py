@@ -53,10 +53,10 @@ import time
 import zipfile
 import zlib
 from collections import deque
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+from vrmonitor.config.settings import DiagnosticsSettings
 from vrmonitor.errors import CommandError
 from vrmonitor.paths import CLOUD_BIN, VM_HOME, Paths
 
@@ -103,17 +103,6 @@ class _OutOfTime(Exception):
     """The collection's deadline passed while a file was being read."""
 
 
-@dataclass(frozen=True)
-class Limits:
-    """The [diagnostics] bounds of one collection (defaults as in DiagnosticsSettings)."""
-
-    command_timeout: float = 60.0
-    zip_max_bytes: int = 104857600
-    item_max_bytes: int = 67108864
-    unpacked_max_bytes: int = 1073741824
-    collect_deadline: float = 300.0
-
-
 class _Deadline:
     """The collection's end, on the monotonic clock (wall-clock steps do not move it)."""
 
@@ -135,16 +124,13 @@ class _Deadline:
         return f"[diagnostics] collect_deadline ({self.seconds:g} s)"
 
 
-def collect(paths: Paths, items: Sequence[str], command_timeout: float = 60.0,
-            zip_max_bytes: int = 104857600, now: float | None = None,
-            limits: Limits | None = None) -> Path:
+def collect(paths: Paths, items: Sequence[str], limits: DiagnosticsSettings = DiagnosticsSettings(),
+            now: float | None = None) -> Path:
     """Build the diagnostics zip for `items`; return where it is.
 
-    `limits` gives every bound; without it, command_timeout and zip_max_bytes with the other
-    defaults. Raises OSError when the zip itself cannot be created or written (then no zip is
-    left).
+    `limits`: the [diagnostics] bounds (the defaults: as with no vrmonitor.toml). Raises
+    OSError when the zip itself cannot be created or written (then no zip is left).
     """
-    limits = limits or Limits(command_timeout=command_timeout, zip_max_bytes=zip_max_bytes)
     deadline = _Deadline(limits.collect_deadline)
     cleaned = _distinct(item.strip() for item in items if item.strip())
     folder = paths.under(VM_HOME)
@@ -403,7 +389,7 @@ class _Builder:
     members' bytes before compression, against [diagnostics] unpacked_max_bytes.
     """
 
-    def __init__(self, handle, limits: Limits, reserve: int, deadline: _Deadline):
+    def __init__(self, handle, limits: DiagnosticsSettings, reserve: int, deadline: _Deadline):
         self.handle = handle
         self.limits = limits
         self.limit = limits.zip_max_bytes

@@ -14,13 +14,9 @@ import select
 import socket
 import struct
 import time
-from typing import TYPE_CHECKING
-
 from vrmonitor.diagnostics import ping_output as out
+from vrmonitor.diagnostics.ping_options import PingOptions
 from vrmonitor.diagnostics.toolkit import ToolExit, scapy, write
-
-if TYPE_CHECKING:
-    from vrmonitor.diagnostics.ping import PingOptions
 
 MININTERVAL_MS = 10
 
@@ -54,7 +50,7 @@ def layers(family: int):
 class Session:
     """One run against one address: the socket, the counters, the loop."""
 
-    def __init__(self, options: "PingOptions", stdout, stderr, family: int):
+    def __init__(self, options: PingOptions, stdout, stderr, family: int):
         self.options = options
         self.stdout, self.stderr = stdout, stderr
         self.family = family

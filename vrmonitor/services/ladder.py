@@ -19,11 +19,12 @@ JITTER = 0.2
 
 @dataclass(frozen=True)
 class Ladder:
-    attempts: int = 5
-    backoff_initial: float = 1.0
-    backoff_max: float = 300.0
-    parked_reprobe: float = 300.0
-    stable_after: float = 60.0
+    """Its values, and their defaults, come from [services] (from_settings)."""
+    attempts: int
+    backoff_initial: float
+    backoff_max: float
+    parked_reprobe: float
+    stable_after: float
 
     @classmethod
     def from_settings(cls, settings) -> "Ladder":
