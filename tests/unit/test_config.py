@@ -12,7 +12,7 @@ import pytest
 from vrmonitor.config import schema
 from vrmonitor.config.settings import (
     AlertSettings, CheckOverride, DaemonSettings, DiagnosticsSettings, ExportSettings,
-    HealthSettings, ServiceOverride, ServiceSettings, Settings, load_settings, parse_settings)
+    HealthSettings, ServiceOverride, ServiceSettings, Settings, SystemVmSettings, load_settings, parse_settings)
 from vrmonitor.errors import ConfigError
 
 SHIPPED = Path(__file__).resolve().parents[2] / "etc" / "vrmonitor" / "vrmonitor.toml"
@@ -60,13 +60,15 @@ def test_schema_defaults_match_the_dataclasses():
     document = schema.load_schema("vrmonitor")
     sections = {"daemon": DaemonSettings(), "alerts": AlertSettings(), "services": ServiceSettings(),
                 "health": HealthSettings(), "diagnostics": DiagnosticsSettings(),
-                "export": ExportSettings()}
+                "export": ExportSettings(), "systemvm": SystemVmSettings()}
     assert set(document["properties"]) == set(sections)
     for name, defaults in sections.items():
         keys = document["properties"][name]["properties"]
         assert set(keys) == {item.name for item in fields(defaults)}, name
         for key, spec in keys.items():
-            assert spec["default"] == getattr(defaults, key), f"{name}.{key}"
+            default = getattr(defaults, key)  # a TOML array is a tuple in the settings
+            assert spec["default"] == (list(default) if isinstance(default, tuple) else default), \
+                f"{name}.{key}"
 
 
 @pytest.mark.parametrize("name", ["vrmonitor", "monitor_conf", "health_checks_data"])

@@ -15,6 +15,7 @@ def run(args, context) -> int:
     import json
     import time
 
+    from vrmonitor.cloudstack.cmdline import read_cmdline
     from vrmonitor.health.history import read_history
     from vrmonitor.services.saved_state import read_daemon_state
     from vrmonitor.services.snapshot import ServiceSnapshot
@@ -28,6 +29,7 @@ def run(args, context) -> int:
     services = state.get("services", {}) if state is not None else {}
     typed = {name: ServiceSnapshot.from_dict(s) for name, s in services.items()}
     checks = read_history(context.paths.health_history)
+    boot = read_cmdline(context.paths)
     failing = sorted(name for name, s in typed.items() if s.state != "up")
     failing += sorted(name for name, runs in checks.items() if runs and runs[-1].get("status") != "pass")
 
@@ -35,13 +37,23 @@ def run(args, context) -> int:
         print(json.dumps({"daemon": {"running": running, "pid": state.get("pid") if state else None,
                                      "init": state.get("init") if state else None,
                                      "updated": state.get("updated") if state else None},
+                          "role": {"type": boot.role, "name": boot.name},
                           "services": services, "checks": checks, "failing": failing}, indent=1))
     else:
         _print_text(state, running, typed, time)
+        print(_role_line(boot))
         _print_checks(checks, time)
     if not running:
         return EXIT_NOT_RUNNING
     return EXIT_FAILING if failing else 0
+
+
+def _role_line(boot) -> str:
+    """Which system VM this is, from /var/cache/cloud/cmdline (docs/system-vms.md)."""
+    if boot.role is None:
+        why = "no type= in" if boot.present else "no"
+        return f"role: unknown ({why} /var/cache/cloud/cmdline)"
+    return f"role: {boot.role}" + (f" ({boot.name})" if boot.name else "")
 
 
 def _print_text(state, running, services: dict, time) -> None:

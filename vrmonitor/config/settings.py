@@ -109,6 +109,30 @@ class ExportSettings:
     prometheus: str = "auto"
 
 
+# Router-only checks: without a router's data they would only say they skip.
+ROUTER_ONLY_CHECKS = ("dhcp_check.py", "dns_check.py", "gateways_check.py", "haproxy_check.py",
+                      "iptables_check.py", "router_version_check.py")
+
+
+@dataclass(frozen=True)
+class SystemVmSettings:
+    """`[systemvm]`: what vrmonitor writes as health_checks_data.json on the secondary storage
+    VM and the console proxy VM, where no management server sends one (docs/system-vms.md)."""
+
+    health_checks_enabled: bool = True
+    basic_interval: int = 3
+    advanced_interval: int = 10
+    excluded_checks: tuple[str, ...] = ROUTER_ONLY_CHECKS
+    max_cpu_usage: float = 100.0
+    max_memory_usage: float = 100.0
+    min_disk_needed: float = 100.0
+    min_days_left: int = 30
+    url_domain: str = ""
+    io_timeout: float = 10.0
+    dns_check_name: str = "cloudstack.apache.org"
+    boot_grace: int = 300
+
+
 @dataclass(frozen=True)
 class Settings:
     daemon: DaemonSettings = field(default_factory=DaemonSettings)
@@ -117,6 +141,7 @@ class Settings:
     health: HealthSettings = field(default_factory=HealthSettings)
     diagnostics: DiagnosticsSettings = field(default_factory=DiagnosticsSettings)
     export: ExportSettings = field(default_factory=ExportSettings)
+    systemvm: SystemVmSettings = field(default_factory=SystemVmSettings)
 
 
 def load_settings(path, source: str | None = None) -> Settings:
@@ -158,6 +183,7 @@ def parse_settings(document: Mapping, source: str) -> Settings:
             name: _check_override(table) for name, table in health.get("checks", {}).items()})),
         diagnostics=_section(DiagnosticsSettings, document.get("diagnostics", {})),
         export=_section(ExportSettings, document.get("export", {})),
+        systemvm=_section(SystemVmSettings, document.get("systemvm", {})),
     )
 
 

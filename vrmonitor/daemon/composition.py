@@ -18,6 +18,8 @@ from typing import TextIO
 from vrmonitor.alerts.held import HeldAlerts
 from vrmonitor.alerts.writer import AlertWriter
 from vrmonitor.clock import SystemClock
+from vrmonitor.cloudstack import local_health_data
+from vrmonitor.cloudstack.cmdline import read_cmdline
 from vrmonitor.cloudstack.service_results import service_entries
 from vrmonitor.config.settings import load_settings
 from vrmonitor.daemon.clock_watch import ClockWatch
@@ -37,7 +39,7 @@ from vrmonitor.services.monitor import ServiceMonitor
 from vrmonitor.services.probes import DEFAULT_PROBES, probe
 from vrmonitor.services.recovery import recover
 from vrmonitor.services.saved_state import read_daemon_state
-from vrmonitor.services.source import MonitorConfSource
+from vrmonitor.services.source import ServiceSource
 from vrmonitor.system.boot import boot_key, read_boot_id, since_boot
 from vrmonitor.system.identity import identify
 from vrmonitor.system.initsys import detect_init_system
@@ -48,6 +50,10 @@ LOG = logging.getLogger(__name__)
 
 # The longest the loop waits for the alert lock at one write (WatchdogSec is 30 s).
 ALERT_LOCK_WAIT = 0.5
+# System VMs (docs/system-vms.md): how often the agent's PID is looked for, and how often the
+# health_checks_data.json written from [systemvm] is compared with the settings.
+AGENT_REFRESH = 1.0
+SYSTEM_VM_DATA_EVERY = 60.0
 
 
 class Daemon:
@@ -69,6 +75,7 @@ class Daemon:
         self._loop_lag = LoopLag()  # how late the loop wakes for its schedule
         self._alerts: HeldAlerts | None = None  # set in _build_monitor
         self._publisher: StatePublisher | None = None  # set in run()
+        self._source = ServiceSource(paths)  # the services to watch
 
     def run(self) -> int:
         """Monitor until SIGTERM or SIGINT; return the exit code (0)."""
@@ -102,7 +109,9 @@ class Daemon:
                 self._textfile_export(),
                 Every(self.status_every if self.out is not None else 0.0,
                       lambda: self._print_status(monitor.summary())),
-                Every(self.notifier.watchdog_interval, self.notifier.watchdog)]
+                Every(self.notifier.watchdog_interval, self.notifier.watchdog),
+                Every(AGENT_REFRESH, self._source.refresh_agent),
+                Every(SYSTEM_VM_DATA_EVERY, self._system_vm_health_data)]
             run_loop(jobs, selector, wake_read, self.clock.monotonic, self._loop_lag,
                      stopping=lambda: self._flags.stop,
                      before_turn=lambda: self._reload_if_asked(monitor, health))
@@ -139,7 +148,7 @@ class Daemon:
 
     def _build_monitor(self, selector, wake_write: int, before: dict, alerts: HeldAlerts) -> ServiceMonitor:
         services = self.settings.services
-        source = MonitorConfSource(self.paths.monitor_conf)
+        source = self._source  # monitor.conf, or a system VM's role's services
         gate = ConfigGate()
 
         # These read self.settings when called, so a SIGHUP's new overrides apply at once.
@@ -225,8 +234,14 @@ class Daemon:
             monitor.update_settings(settings.services, settings.alerts.reminder_interval)
             health.update_settings(settings.health)
             LOG.warning("reload: %s loaded", self.config_file)
+            self._system_vm_health_data()
         monitor.reload()
         health.reload()
+
+    def _system_vm_health_data(self) -> None:
+        """On the SSVM and CPVM, health_checks_data.json from [systemvm] (no MS writes one)."""
+        if read_cmdline(self.paths).is_system_vm:
+            LOG.debug("%s", local_health_data.sync(self.paths, self.settings.systemvm))
 
     def _print_status(self, summary: str) -> None:
         """One line for a person at the terminal (`run --foreground --status-every`)."""

@@ -36,10 +36,10 @@ def basic_services(paths, settings):
 def _one_pass(paths, settings) -> dict:
     from vrmonitor.alerts.writer import AlertWriter
     from vrmonitor.services.oneshot import one_pass
-    from vrmonitor.services.source import MonitorConfSource
+    from vrmonitor.services.source import ServiceSource
     from vrmonitor.system.initsys import detect_init_system
 
-    entries, _ = MonitorConfSource(paths.monitor_conf).load()
+    entries, _ = ServiceSource(paths).load()  # monitor.conf, or a system VM role's services
     if not entries:
         return {}
     alerts = AlertWriter(paths, settings.alerts.max_bytes, settings.alerts.backups)

@@ -1,10 +1,14 @@
-"""The service list from /etc/monitor.conf, re-parsed only when the file changes."""
+"""The service list: from /etc/monitor.conf, re-parsed only when the file changes, or on the
+secondary storage and console proxy VMs (no monitor.conf) the role's own services."""
 
 import logging
 import os
 
-from vrmonitor.cloudstack.monitor_conf import load_monitor_conf
+from vrmonitor.cloudstack.cmdline import CONSOLEPROXY, SECSTORAGE, read_cmdline
+from vrmonitor.cloudstack.monitor_conf import ServiceEntry, load_monitor_conf
 from vrmonitor.errors import ConfigError
+from vrmonitor.paths import Paths
+from vrmonitor.system.files import atomic_write
 
 LOG = logging.getLogger(__name__)
 
@@ -32,3 +36,97 @@ class MonitorConfSource:
                 LOG.warning("%s", problem)
             self._stamp, self._entries = stamp, conf.services
         return self._entries, self._stamp
+
+
+# The services of the two system VMs that get no monitor.conf (contract 10.4, 10.5). Sections
+# name the results (`ssh.service`), as a router's monitor.conf sections do.
+AGENT_CLASS = b"com.cloud.agent.AgentShell"
+AGENT_PIDFILE = "cloud-agent.pid"  # in vrmonitor's run folder: the agent writes none
+_SSH = ServiceEntry(section="ssh", processname="sshd", servicename="ssh", pidfile="/run/sshd.pid")
+_APACHE = ServiceEntry(section="webserver", processname="apache2", servicename="apache2",
+                       pidfile="/run/apache2/apache2.pid")
+
+
+def role_services(role: str | None, paths: Paths) -> tuple[ServiceEntry, ...] | None:
+    """The services a system VM's role runs; None for a router or an unknown role (monitor.conf)."""
+    agent = ServiceEntry(section="cloud", processname="java", servicename="cloud",
+                         pidfile=str(paths.run_dir / AGENT_PIDFILE))
+    if role == SECSTORAGE:
+        return (_SSH, _APACHE, agent)
+    if role == CONSOLEPROXY:
+        return (_SSH, agent)
+    return None
+
+
+def agent_pids(proc: str = "/proc") -> list[int]:
+    """PIDs whose command line names the agent's main class, lowest first."""
+    found = []
+    for name in os.listdir(proc):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"{proc}/{name}/cmdline", "rb") as handle:
+                arguments = handle.read().split(b"\0")
+        except OSError:  # gone meanwhile, or a kernel thread we may not read
+            continue
+        if AGENT_CLASS in arguments:
+            found.append(int(name))
+    return sorted(found)
+
+
+def refresh_agent_pidfile(paths: Paths, proc: str = "/proc") -> None:
+    """Write the AgentShell process's PID where the `cloud` entry's pidfile says.
+
+    The agent (`java ... com.cloud.agent.AgentShell`, started by _run.sh) writes no pidfile, so
+    vrmonitor finds it by its command line and records it, after it started, which is what the
+    pidfile rules of services/detect.py expect. When no agent runs the pidfile stays as it was:
+    it names a dead process, and the service is judged down."""
+    pidfile = paths.run_dir / AGENT_PIDFILE
+    try:
+        current = int(pidfile.read_text().strip() or 0)
+    except (OSError, ValueError):
+        current = 0
+    if current and current in _running_agents(proc, current):
+        return
+    pids = agent_pids(proc)
+    if pids and pids[0] != current:
+        try:
+            atomic_write(pidfile, f"{pids[0]}\n")
+        except OSError as exc:
+            LOG.error("cannot write %s: %s", pidfile, exc)
+
+
+def _running_agents(proc: str, pid: int) -> list[int]:
+    """[pid] when that process still runs the agent (the common case: one read), else []."""
+    try:
+        with open(f"{proc}/{pid}/cmdline", "rb") as handle:
+            return [pid] if AGENT_CLASS in handle.read().split(b"\0") else []
+    except OSError:
+        return []
+
+
+class ServiceSource:
+    """The services to watch: /etc/monitor.conf on a router (or an unknown role), the role's own
+    list on the secondary storage VM and the console proxy VM, which get no monitor.conf.
+
+    The role is read at every load: the boot arguments may arrive after the daemon started."""
+
+    def __init__(self, paths: Paths):
+        self._paths = paths
+        self._conf = MonitorConfSource(paths.monitor_conf)
+
+    def role(self) -> str | None:
+        return read_cmdline(self._paths).role
+
+    def load(self) -> tuple[tuple, object]:
+        role = self.role()
+        services = role_services(role, self._paths)
+        if services is None:
+            return self._conf.load()
+        refresh_agent_pidfile(self._paths)
+        return services, ("role", role)
+
+    def refresh_agent(self) -> None:
+        """Between loads, so that a restarted agent is seen within a second (daemon job)."""
+        if role_services(self.role(), self._paths) is not None:
+            refresh_agent_pidfile(self._paths)
