@@ -8,31 +8,10 @@ from vrmonitor.export import prometheus
 from vrmonitor.paths import Paths
 
 
-def test_render_is_the_text_exposition_format():
-    services = {"dhcp": {"processname": "dnsmasq", "state": "down", "parked": True,
-                         "restarts_last_hour": 3}}
-    checks = {"dns_check.py": [{"time": 1700000000.5, "status": "fail", "duration_ms": 12.0}]}
-    text = prometheus.render(services, checks, {"basic": 1700000001.0}, 42, 0.003, 1690000000.0)
-    samples = [line for line in text.splitlines() if not line.startswith("#")]
-    assert samples == [
-        "vrmonitor_up 1",
-        "vrmonitor_start_time_seconds 1690000000.0",
-        'vrmonitor_service_up{service="dhcp",process="dnsmasq"} 0',
-        'vrmonitor_service_parked{service="dhcp",process="dnsmasq"} 1',
-        'vrmonitor_service_restarts_last_hour{service="dhcp",process="dnsmasq"} 3',
-        'vrmonitor_check_success{check="dns_check.py"} 0',
-        'vrmonitor_check_duration_seconds{check="dns_check.py"} 0.012',
-        'vrmonitor_check_last_run_timestamp_seconds{check="dns_check.py"} 1700000000.5',
-        'vrmonitor_health_run_timestamp_seconds{kind="basic"} 1700000001.0',
-        "vrmonitor_alerts_total 42",
-        "vrmonitor_loop_lag_seconds 0.003",
-    ]
-    assert "# TYPE vrmonitor_alerts_total counter" in text
-
-
 def test_label_values_are_escaped():
-    text = prometheus.render({'we"ird\\': {"processname": "a\nb", "state": "up"}}, {}, {}, 0, 0.0, 0.0)
-    assert 'vrmonitor_service_up{service="we\\"ird\\\\",process="a\\nb"} 1' in text
+    picture = prometheus.Picture("1", 0.0, 0.0, services={'we"ird\\': {"processname": "a\nb", "state": "up"}})
+    text = prometheus.render(picture)
+    assert 'vrmonitor_service_state{service="we\\"ird\\\\",state="up"} 1' in text
 
 
 def test_auto_writes_only_when_the_node_exporter_folder_exists(tmp_path):
@@ -61,24 +40,23 @@ def test_loop_lag_histogram_is_cumulative_and_bounded():
     for seconds in (0.0005, 0.001, 0.004, 0.05, 0.051, 7.0, -0.001):
         lag.observe(seconds)
     assert lag.take_worst() == 7.0 and lag.take_worst() == 0.0
-    text = prometheus.render({}, {}, {}, 0, 0.0, 0.0, lag)
-    samples = [line for line in text.splitlines() if line.startswith(prometheus.LAG_HISTOGRAM)]
+    text = prometheus.render(prometheus.Picture("1", 0.0, 0.0, lag=lag))
+    samples = [line for line in text.splitlines() if line.startswith(prometheus.LAG_HISTOGRAM + "_")]
     assert samples == [
-        'vrmonitor_loop_lag_histogram_seconds_bucket{le="0.001"} 3',
-        'vrmonitor_loop_lag_histogram_seconds_bucket{le="0.002"} 3',
-        'vrmonitor_loop_lag_histogram_seconds_bucket{le="0.005"} 4',
-        'vrmonitor_loop_lag_histogram_seconds_bucket{le="0.01"} 4',
-        'vrmonitor_loop_lag_histogram_seconds_bucket{le="0.02"} 4',
-        'vrmonitor_loop_lag_histogram_seconds_bucket{le="0.05"} 5',
-        'vrmonitor_loop_lag_histogram_seconds_bucket{le="0.1"} 6',
-        'vrmonitor_loop_lag_histogram_seconds_bucket{le="0.2"} 6',
-        'vrmonitor_loop_lag_histogram_seconds_bucket{le="0.5"} 6',
-        'vrmonitor_loop_lag_histogram_seconds_bucket{le="1.0"} 6',
-        'vrmonitor_loop_lag_histogram_seconds_bucket{le="2.0"} 6',
-        'vrmonitor_loop_lag_histogram_seconds_bucket{le="5.0"} 6',
-        'vrmonitor_loop_lag_histogram_seconds_bucket{le="+Inf"} 7',
-        "vrmonitor_loop_lag_histogram_seconds_sum 7.1065",
-        "vrmonitor_loop_lag_histogram_seconds_count 7",
+        'vrmonitor_loop_lag_seconds_bucket{le="0.001"} 3',
+        'vrmonitor_loop_lag_seconds_bucket{le="0.005"} 4',
+        'vrmonitor_loop_lag_seconds_bucket{le="0.01"} 4',
+        'vrmonitor_loop_lag_seconds_bucket{le="0.02"} 4',
+        'vrmonitor_loop_lag_seconds_bucket{le="0.05"} 5',
+        'vrmonitor_loop_lag_seconds_bucket{le="0.1"} 6',
+        'vrmonitor_loop_lag_seconds_bucket{le="0.2"} 6',
+        'vrmonitor_loop_lag_seconds_bucket{le="0.5"} 6',
+        'vrmonitor_loop_lag_seconds_bucket{le="1.0"} 6',
+        'vrmonitor_loop_lag_seconds_bucket{le="2.0"} 6',
+        'vrmonitor_loop_lag_seconds_bucket{le="5.0"} 6',
+        'vrmonitor_loop_lag_seconds_bucket{le="+Inf"} 7',
+        "vrmonitor_loop_lag_seconds_sum 7.1065",
+        "vrmonitor_loop_lag_seconds_count 7",
     ]
-    assert "# TYPE vrmonitor_loop_lag_histogram_seconds histogram" in text
+    assert "# TYPE vrmonitor_loop_lag_seconds histogram" in text
     assert len(lag.counts) == len(BUCKETS)  # fixed size, however many observations

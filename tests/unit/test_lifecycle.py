@@ -220,7 +220,8 @@ def test_the_snapshot_keeps_daemon_json_s_keys_order_and_values():
         "blocked": None, "crash_loop": True, "restarts_last_hour": 1, "restarted_at": WALL,
         "last_action": "restart attempt 2", "last_outcome": "restarted",
         "restart_monotonic": [T - 5], "failed_attempts": 2, "down_alerted": False,
-        "seen_up": True, "on_trial_monotonic": T - 5, "seen_pid": 42, "seen_start_ticks": 100}
+        "seen_up": True, "on_trial_monotonic": T - 5, "seen_pid": 42, "seen_start_ticks": 100,
+        "restarts_total": 0, "restart_failures_total": 0}
     assert list(r.snapshot(T).to_dict()) == list(ServiceRecord(ENTRY, 0.0).snapshot(T).to_dict())
     assert record(Phase.SETTLING).snapshot(T).recovering
 

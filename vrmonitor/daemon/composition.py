@@ -29,8 +29,10 @@ from vrmonitor.daemon.signals import SignalFlags
 from vrmonitor.daemon.textfile_export import Disabled, TextfileExport
 from vrmonitor.errors import ConfigError
 from vrmonitor.export import prometheus
+from vrmonitor.export.daemon_runs import DaemonRuns
 from vrmonitor.export.loop_lag import LoopLag
-from vrmonitor.health.run import HealthEngine
+from vrmonitor.health.data import HealthDataSource
+from vrmonitor.health.run import KINDS, HealthEngine
 from vrmonitor.health.scheduler import HealthScheduler
 from vrmonitor.paths import Paths
 from vrmonitor.services.boot_grace import boot_start_now, still_booting
@@ -76,6 +78,9 @@ class Daemon:
         self._alerts: HeldAlerts | None = None  # set in _build_monitor
         self._publisher: StatePublisher | None = None  # set in run()
         self._source = ServiceSource(paths)  # the services to watch
+        self._reload_ok = True  # whether the last load of vrmonitor.toml (start, SIGHUP) succeeded
+        self._health_data: HealthDataSource | None = None  # the health engine's, set in _build_health
+        self._runs = DaemonRuns(paths)
 
     def run(self) -> int:
         """Monitor until SIGTERM or SIGINT; return the exit code (0)."""
@@ -92,6 +97,7 @@ class Daemon:
         carried = before.get("boot_start")
         self._boot_start = (carried if isinstance(carried, (int, float))
                             else boot_start_now(self.clock.wall(), since_boot(self.clock.monotonic())))
+        self._runs.started()
         alerts = self._alerts = self._build_alerts()
         monitor = self._build_monitor(selector, wake_write, before, alerts)
         health = self._build_health(wake_write)
@@ -100,13 +106,13 @@ class Daemon:
             {"started": self._started[0], "started_ticks": self._started[1],
              "boot_start": self._boot_start, "init": self.init.name},
             self.notifier.status)
+        export = self._textfile_export()
         try:
             monitor.tick(self.clock.monotonic())
             publisher.publish()
             self.notifier.ready(monitor.summary())  # READY=1 once the first service pass is done
             jobs: list[Periodic] = [
-                ClockWatch(self.clock.wall), monitor, alerts, health, publisher,
-                self._textfile_export(),
+                ClockWatch(self.clock.wall), monitor, alerts, health, publisher, export,
                 Every(self.status_every if self.out is not None else 0.0,
                       lambda: self._print_status(monitor.summary())),
                 Every(self.notifier.watchdog_interval, self.notifier.watchdog),
@@ -121,6 +127,8 @@ class Daemon:
             monitor.close()
             if self._alerts is not None and not self._alerts.flush():
                 LOG.error("exiting with %d alerts the disk did not take", len(self._alerts))
+            export.stop()  # vrmonitor_up 0
+            self._runs.stopped()
             self._flags.restore()
             selector.close()
             os.close(wake_read)
@@ -208,12 +216,21 @@ class Daemon:
                                    self.settings.health.status_format)
 
         engine = HealthEngine(self.paths, self.settings.health, services)
+        self._health_data = engine.data
         return HealthScheduler(engine, lambda: wake(wake_write))
 
-    def _textfile_export(self) -> Periodic:
+    def _textfile_export(self) -> TextfileExport | Disabled:
         if not prometheus.enabled(self.settings.export.prometheus, self.paths):
             return Disabled()
-        return TextfileExport(self.paths, self._publisher, self._loop_lag, lambda: self._started[0])
+        return TextfileExport(self.paths, self._publisher, self._loop_lag, lambda: self._started[0],
+                              wall=self.clock.wall, held=lambda: len(self._alerts or ()),
+                              reload_ok=lambda: self._reload_ok, intervals=self._health_intervals,
+                              runs=self._runs)
+
+    def _health_intervals(self) -> dict:
+        """kind -> seconds between scheduled runs (0: not scheduled), as the scheduler reads them."""
+        data = self._health_data.load().data if self._health_data is not None else None
+        return {kind: data.interval(kind) * 60.0 if data else 0.0 for kind in KINDS}
 
     def _reload_if_asked(self, monitor: ServiceMonitor, health: HealthScheduler) -> None:
         if self._flags.take_reload():
@@ -229,7 +246,9 @@ class Daemon:
                 LOG.error("reload: %s", problem)
             LOG.error("reload: %s is invalid; the last good configuration stays in force",
                       self.config_file)
+            self._reload_ok = False
         else:
+            self._reload_ok = True
             self.settings = settings
             monitor.update_settings(settings.services, settings.alerts.reminder_interval)
             health.update_settings(settings.health)

@@ -36,6 +36,8 @@ def restored(entry: ServiceEntry, saved: object, now: float, wall: float, parked
     record.restarted_at = before.restarted_at
     record.last_action, record.last_outcome = before.last_action, before.last_outcome
     record.seen_up = before.seen_up
+    record.restarts_total = before.restarts_total
+    record.restart_failures_total = before.restart_failures_total
     if before.seen_pid is not None and before.seen_start_ticks is not None:
         record.seen = ProcessIdentity(before.seen_pid, entry.processname, "",
                                       wall_time_of(before.seen_start_ticks), before.seen_start_ticks)

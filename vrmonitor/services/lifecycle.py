@@ -126,6 +126,8 @@ class ServiceRecord:
     restarted_at: float | None = None  # wall time of the last successful restart by vrmonitor
     last_action: str = ""
     last_outcome: str = ""
+    restarts_total: int = 0  # restarts seen, by vrmonitor or by the init system (never reset)
+    restart_failures_total: int = 0  # attempts that did not bring it back (never reset)
 
     @property
     def name(self) -> str:
@@ -162,7 +164,8 @@ class ServiceRecord:
             failed_attempts=self.failed_attempts, down_alerted=self.down_alerted,
             seen_up=self.seen_up, on_trial_monotonic=self.on_trial,
             seen_pid=self.seen.pid if self.seen else None,
-            seen_start_ticks=self.seen.start_ticks if self.seen else None)
+            seen_start_ticks=self.seen.start_ticks if self.seen else None,
+            restarts_total=self.restarts_total, restart_failures_total=self.restart_failures_total)
 
 
 class Lifecycle:
@@ -212,6 +215,7 @@ class Lifecycle:
         if gone is not None and r.state is ServiceState.UP and r.identity != gone:
             # Already back when looked at (its unit restarts it at once): still a crash that the
             # server must hear of, as the reference reports a service found running again.
+            r.restarts_total += 1
             effects.append(Alert("ALERT", r.name, "The process detected as running"))
         return effects
 
@@ -232,6 +236,7 @@ class Lifecycle:
         r.last_outcome = f"{outcome.kind}: {outcome.detail}".strip().rstrip(":")
         if outcome.kind == "restarted":
             r.restarts.append(now)
+            r.restarts_total += 1
             r.phase, r.due = Phase.SETTLING, now + SETTLE
         elif outcome.kind in BLOCKING:
             self._block(r, now, outcome, effects)
@@ -359,6 +364,7 @@ class Lifecycle:
 
     def _failed_attempt(self, r: ServiceRecord, now: float, detail: str, effects: list) -> None:
         r.failed_attempts += 1
+        r.restart_failures_total += 1
         r.reason = detail or r.reason
         if self._ladder.exhausted(r.failed_attempts, self._settings.restart_attempts_for(r.entry.section)):
             if not r.parked:
@@ -373,6 +379,7 @@ class Lifecycle:
 
     def _block(self, r: ServiceRecord, now: float, outcome: Outcome, effects: list) -> None:
         blocked = f"{BLOCKING[outcome.kind]}: {outcome.detail}"
+        r.restart_failures_total += 1
         if r.blocked != blocked:
             effects.append(Alert("ALERT", r.name, f"The process {r.name} recover failed: {blocked}"))
         r.blocked, r.parked = blocked, True

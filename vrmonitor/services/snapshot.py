@@ -42,6 +42,11 @@ class ServiceSnapshot:
     on_trial_monotonic: float | None = _of(sf.nullable(sf.number()))
     seen_pid: int | None = _of(sf.nullable(sf.integer(1, PID_MAX)))
     seen_start_ticks: int | None = _of(sf.nullable(sf.integer()))
+    # Counters for the Prometheus export, carried on by the next daemon of the same boot: every
+    # restart seen (by vrmonitor, or the init system's own found at an exit) and every failed
+    # attempt (failed, blocked, never came up, died on trial).
+    restarts_total: int = _of(sf.integer(), 0)
+    restart_failures_total: int = _of(sf.integer(), 0)
 
     def to_dict(self) -> dict:
         """daemon.json's form: every key, in its order; the restart times as a list."""
