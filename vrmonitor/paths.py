@@ -65,6 +65,21 @@ class Paths:
         return self.run_dir / "vrmonitor.pid"
 
     @property
+    def results_answer(self) -> Path:
+        """getRouterMonitorResults.sh's answer as last composed, with what it was made of."""
+        return self.run_dir / "monitor-results.answer"
+
+    @property
+    def results_answer_lock(self) -> Path:
+        """Held while the answer is composed and published."""
+        return self.run_dir / "monitor-results-answer.lock"
+
+    @property
+    def quiet_alerts(self) -> Path:
+        """A timestamp getRouterAlerts.sh answers with `No Alerts`, with the files that decided it."""
+        return self.run_dir / "no-alerts.answer"
+
+    @property
     def prometheus_file(self) -> Path:
         return self.under("/var/lib/prometheus/node-exporter/vrmonitor.prom")
 

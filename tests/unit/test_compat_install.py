@@ -15,8 +15,13 @@ def test_install_writes_executables_bound_to_the_root_and_replaces_what_stands(t
     assert str(target) in capsys.readouterr().out.splitlines()
     assert stat.S_IMODE(target.stat().st_mode) == 0o755
     text = target.read_text()
-    assert text.startswith(f"#!{sys.executable}\n")
-    assert f"root={str(tmp_path)!r}" in text
+    # The polled scripts are sh serving a published answer, else this interpreter's entry point.
+    assert text.startswith("#!/bin/sh\n")
+    assert f"exec {sys.executable} -P -c " in text
+    assert f"root={str(tmp_path)!r}".replace("'", "'\"'\"'") in text
+    other = (tmp_path / "opt/cloud/bin/diagnostics.py").read_text()
+    assert other.startswith(f"#!{sys.executable}\n")
+    assert f"root={str(tmp_path)!r}" in other
     # Runs with no environment at all, from any folder, as sshd would start it.
     done = subprocess.run([str(target), "1970-01-01", "00:00:00"], capture_output=True,
                           text=True, env={}, cwd="/")

@@ -6,10 +6,12 @@ by a test on a temporary root) needs no environment. The built-in checks are cop
 health_scripts/ with the same binding. Existing files are replaced atomically.
 """
 
+import shlex
 import site
 import sys
 from pathlib import Path
 
+from vrmonitor.health.answer import IDENTITY_FORMAT, MAGIC, sources
 from vrmonitor.paths import CLOUD_BIN, VM_HOME, Paths
 from vrmonitor.system.files import atomic_write
 
@@ -30,6 +32,42 @@ import sys
 
 sys.exit(call({module!r}, {name!r}, sys.argv[1:], root={root!r}))
 '''
+
+RESULTS_SCRIPT = f"{CLOUD_BIN}/getRouterMonitorResults.sh"
+ALERTS_SCRIPT = f"{CLOUD_BIN}/getRouterAlerts.sh"
+
+# The two scripts the management server polls all day serve their common answer in sh, from
+# what Python published (vrmonitor.health.answer, compat.get_router_alerts), when the files it
+# was made of are still as they were (GNU stat's line for them); everything else runs the
+# Python entry point, as the other scripts do. `command exec` keeps a failed open from ending
+# the shell.
+SH_HEAD = """#!/bin/sh
+# {vm_path}: installed by `vrmonitor compat install`; bound to root {root_comment}.
+"""
+SH_STAT = "$(LC_ALL=C /usr/bin/stat -L --printf {format} -- {files} 2>/dev/null)"
+# Without `true`: the published answer. `read` leaves descriptor 3 just past the first line,
+# so cat prints the rest of that same file.
+RESULTS_BODY = """if [ "$1" != true ] && [ $# -le 2 ] && {{ [ $# -lt 2 ] || [ "$2" = basic ] || [ "$2" = advanced ]; }} \\
+    && {{ command exec 3<{published}; }} 2>/dev/null; then
+  IFS= read -r made <&3
+  now={stat}
+  [ "$made" = {magic}" $now" ] && exec /bin/cat <&3
+  exec 3<&-
+fi
+"""
+# The timestamp published as answered by `No Alerts`.
+ALERTS_BODY = """if [ $# -eq 2 ] && {{ command exec 3<{published}; }} 2>/dev/null; then
+  IFS= read -r made <&3
+  exec 3<&-
+  now={stat}
+  if [ "$made" = {magic}" $1 $2|$now" ]; then
+    printf '%s\\n' {no_alerts}
+    exit 0
+  fi
+fi
+"""
+SH_PYTHON = """exec {python} -P -c {code} "$@"
+"""
 
 # The built-in checks (health_scripts/): where each goes on the VM.
 CHECKS_FOLDER = f"{VM_HOME}/health_checks"
@@ -55,8 +93,31 @@ def install(paths: Paths, python: str = sys.executable) -> list[Path]:
 
 
 def script(vm_path: str, module: str, paths: Paths, python: str) -> str:
+    if vm_path in (RESULTS_SCRIPT, ALERTS_SCRIPT):
+        return sh_script(vm_path, module, paths, python)
     return TEMPLATE.format(python=python, vm_path=vm_path, root=str(paths.root),
                            path_line=_path_line(), module=module, name=Path(vm_path).name)
+
+
+def sh_script(vm_path: str, module: str, paths: Paths, python: str) -> str:
+    """getRouterMonitorResults.sh or getRouterAlerts.sh: sh serving the published answer, else
+    the same Python as every other entry point's (argv: `-c`, then the script's arguments)."""
+    from vrmonitor.cloudstack.alert_line import NO_ALERTS
+    from vrmonitor.compat.get_router_alerts import QUIET_MAGIC, quiet_files
+
+    name = Path(vm_path).name
+    code = (f"import sys\n{_path_line()}from vrmonitor.compat.entry import call\n"
+            f"sys.exit(call({module!r}, {name!r}, sys.argv[1:], root={str(paths.root)!r}))\n")
+    if vm_path == RESULTS_SCRIPT:
+        body, published, magic, files = RESULTS_BODY, paths.results_answer, MAGIC, sources(paths)
+    else:
+        body, published, magic, files = ALERTS_BODY, paths.quiet_alerts, QUIET_MAGIC, quiet_files(paths)
+    stat = SH_STAT.format(format=shlex.quote(IDENTITY_FORMAT),
+                          files=" ".join(shlex.quote(name) for name in files))
+    return (SH_HEAD.format(vm_path=vm_path, root_comment=str(paths.root).replace("\n", " "))
+            + body.format(published=shlex.quote(str(published)), stat=stat,
+                          magic=shlex.quote(magic), no_alerts=shlex.quote(NO_ALERTS))
+            + SH_PYTHON.format(python=shlex.quote(python), code=shlex.quote(code)))
 
 
 def bound_check(text: str, paths: Paths, python: str) -> str:

@@ -22,9 +22,10 @@ def main(argv: list[str], root: str) -> int:
         return 2
     kinds = (argv[0],) if len(argv) == 1 else KINDS
     paths = Paths.from_option(root)
-    engine = engine_for(paths)
-    mine = tuple(kind for kind in kinds if not handed_to_daemon(engine, kind))
-    problems = run_kinds(engine, mine)
+    mine = tuple(kind for kind in kinds if not handed_to_daemon(paths, kind))
+    if not mine:  # the daemon's: no settings to read, no engine to build
+        return 0
+    problems = run_kinds(engine_for(paths), mine)
     for problem in problems:  # cron mails what a failed run says; the server never runs this
         print(f"{NAME}: {problem}", file=sys.stderr)
     return 1 if problems else 0

@@ -19,6 +19,7 @@ from vrmonitor.cloudstack.health_results import (check_entries, failing_names, l
                                                  write_results)
 from vrmonitor.cloudstack.service_results import success_value
 from vrmonitor.errors import VrMonitorError
+from vrmonitor.health.answer import publish
 from vrmonitor.health.data import HealthDataSource
 from vrmonitor.health.discovery import discover
 from vrmonitor.health.history import read_history
@@ -123,6 +124,7 @@ class HealthEngine:
         end = time.time()
         entries["lastRun"] = last_run(start, end, time.monotonic() - clock)
         write_results(self.paths.results_file(kind), self.paths.failing_file(kind), render(entries), failing)
+        publish(self.paths)  # the polls' answer, made now so that they need not make it
         self._remember(results)
         summary = f"{kind} run: {len(entries) - 1} results, {len(failing)} failing"
         return RunOutcome(kind, False, tuple(failing), "; ".join([summary] + notes))

@@ -14,8 +14,6 @@ processes that read it on either side of one, it would call the same process ano
 import os
 from dataclasses import dataclass, field
 
-import psutil
-
 from vrmonitor.system.safepath import read_regular, readable_by_others
 
 # /proc/PID/comm holds at most 15 characters of the name.
@@ -61,6 +59,8 @@ def wall_time_of(ticks: int) -> float:
 
     The boot time is the kernel's (/proc/stat, a whole second, so up to a second early): the
     same clock as the kernel's file times, which this is compared with."""
+    import psutil  # here: still_running(), all a cron run handed to the daemon asks, needs none
+
     return psutil.boot_time() + ticks / CLOCK_TICKS
 
 
@@ -124,11 +124,12 @@ def same_process(a: ProcessIdentity, b: ProcessIdentity) -> bool:
 
 
 def still_running(pid, start_ticks) -> bool:
-    """Whether the process recorded as (`pid`, `start_ticks`), e.g. in a state file, still runs."""
+    """Whether the process recorded as (`pid`, `start_ticks`), e.g. in a state file, still runs
+    (not a zombie): the same PID and start ticks, which is all identify() would compare."""
     if not isinstance(pid, int) or not isinstance(start_ticks, int):
         return False
-    identity = identify(pid)
-    return identity is not None and identity.start_ticks == start_ticks
+    stat = read_stat(pid)
+    return stat is not None and stat.state != "Z" and stat.start_ticks == start_ticks
 
 
 def is_named(identity: ProcessIdentity, processname: str) -> bool:
@@ -140,6 +141,8 @@ def is_named(identity: ProcessIdentity, processname: str) -> bool:
 
 def pids_named(processname: str) -> list[int]:
     """Live, non-zombie PIDs whose name or executable is `processname` (like `pidof`)."""
+    import psutil
+
     found = []
     for process in psutil.process_iter(["name", "exe", "status"]):
         info = process.info
