@@ -4,7 +4,6 @@ Exit codes: 0 success; 1 something failed or is failing; 2 usage or configuratio
 3 (status) the daemon is not running. Every error is one line on stderr, never a traceback.
 """
 
-import argparse
 import importlib
 import os
 import sys
@@ -12,14 +11,18 @@ import sys
 from vrmonitor import ROOT_ENV, __version__
 from vrmonitor.commands import COMMANDS
 
-# logging, pathlib and dataclasses are imported after parsing, so --version stays fast.
+# argparse is imported once there is more to parse than `--version`, and logging, pathlib and
+# dataclasses after parsing, so `--version` costs little more than the interpreter's start.
+VERSION = f"vrmonitor {__version__}"
 
 EXIT_USAGE = 2
 DEBUG_ENV = "VRMONITOR_DEBUG"
 
 
-def _formatter(prog: str) -> argparse.HelpFormatter:
+def _formatter(prog: str):
     """argparse's formatter, told the width so that it does not import shutil to learn it."""
+    import argparse
+
     try:
         columns = int(os.environ.get("COLUMNS", "")) or os.get_terminal_size(
             sys.__stdout__.fileno()).columns  # type: ignore[union-attr]  # None: AttributeError, caught
@@ -28,14 +31,16 @@ def _formatter(prog: str) -> argparse.HelpFormatter:
     return argparse.RawDescriptionHelpFormatter(prog, width=max(columns - 2, 40))
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The global parser; the command's own arguments are parsed by command_parser()."""
+def build_parser():
+    """The global parser (argparse); the command's own arguments are parsed by command_parser()."""
+    import argparse
+
     listing = "\n".join(f"  {name:<16}{summary}" for name, (_, summary) in COMMANDS.items())
     parser = argparse.ArgumentParser(
         prog="vrmonitor", formatter_class=_formatter,
         description="Service monitor, health checks and diagnostics for CloudStack system VMs.",
         epilog=f"commands:\n{listing}\n\n'vrmonitor COMMAND --help' describes a command.")
-    parser.add_argument("--version", action="version", version=f"vrmonitor {__version__}")
+    parser.add_argument("--version", action="version", version=VERSION)
     parser.add_argument("--root", metavar="DIR", help=(
         f"resolve every file path under DIR (environment {ROOT_ENV}; default /)"))
     parser.add_argument("--config", metavar="FILE", help=(
@@ -51,6 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
 def command_parser(name: str):
     """The parser of one command, and its module. Only this command's module is imported:
     building every command's parser would cost more than the rest of the start-up."""
+    import argparse
+
     module_name, summary = COMMANDS[name]
     module = importlib.import_module(module_name)
     parser = argparse.ArgumentParser(prog=f"vrmonitor {name}", description=summary,
@@ -60,6 +67,9 @@ def command_parser(name: str):
 
 
 def main(argv: list[str] | None = None) -> int:
+    if (sys.argv[1:] if argv is None else argv) == ["--version"]:  # what argparse would print
+        print(VERSION)
+        return 0
     options = build_parser().parse_args(argv)
     parser, module = command_parser(options.command)
     args = parser.parse_args(options.arguments, namespace=options)
