@@ -3,7 +3,7 @@
 The load is tests/faults/router_load.py's: bursts of 200 concurrent getRouterMonitorResults.sh
 and getRouterAlerts.sh calls while health runs, service restarts and alert-log rotations happen.
 The daemon exports every delay of its loop behind schedule as a histogram
-(vrmonitor_loop_lag_histogram_seconds, fixed buckets, one at 50 ms); the difference between two
+(vrmonitor_loop_lag_seconds, fixed buckets, one at 50 ms); the difference between two
 exports is the window between them. The windows are: from an export to the export after
 VRMONITOR_BENCH_LOAD_IDLE_SECONDS (default 30) at rest; from that export to the one that shows
 the service back up after a closing restart, once the bursts (VRMONITOR_BENCH_LOAD_ROUNDS,
