@@ -75,6 +75,11 @@ class CheckOverride:
     dialect: str | None = None
 
 
+# Built-in checks that tell a warning from a failure by their exit status under status_format
+# "enum" (the nagios dialect: 1 WARNING, 2 FAILED).
+WARNING_CHECKS = ("systemvm_certificate_check.py",)
+
+
 @dataclass(frozen=True)
 class HealthSettings:
     timeout: float = 30.0
@@ -91,7 +96,11 @@ class HealthSettings:
         return self.timeout if timeout is None else timeout
 
     def dialect_for(self, check: str) -> str:
-        return self.checks.get(check, CheckOverride()).dialect or "cloudstack"
+        chosen = self.checks.get(check, CheckOverride()).dialect
+        if chosen:
+            return chosen
+        # With the 4.22 vocabulary these exit 1 for WARNING and 2 for FAILED (contract 10.7).
+        return "nagios" if self.status_format == "enum" and check in WARNING_CHECKS else "cloudstack"
 
 
 @dataclass(frozen=True)

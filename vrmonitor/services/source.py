@@ -9,6 +9,7 @@ from vrmonitor.cloudstack.monitor_conf import ServiceEntry, load_monitor_conf
 from vrmonitor.errors import ConfigError
 from vrmonitor.paths import Paths
 from vrmonitor.system.files import atomic_write
+from vrmonitor.system.proc_search import has_argument, pids_with_argument
 
 LOG = logging.getLogger(__name__)
 
@@ -60,18 +61,7 @@ def role_services(role: str | None, paths: Paths) -> tuple[ServiceEntry, ...] | 
 
 def agent_pids(proc: str = "/proc") -> list[int]:
     """PIDs whose command line names the agent's main class, lowest first."""
-    found = []
-    for name in os.listdir(proc):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"{proc}/{name}/cmdline", "rb") as handle:
-                arguments = handle.read().split(b"\0")
-        except OSError:  # gone meanwhile, or a kernel thread we may not read
-            continue
-        if AGENT_CLASS in arguments:
-            found.append(int(name))
-    return sorted(found)
+    return pids_with_argument(AGENT_CLASS, proc)
 
 
 def refresh_agent_pidfile(paths: Paths, proc: str = "/proc") -> None:
@@ -86,7 +76,7 @@ def refresh_agent_pidfile(paths: Paths, proc: str = "/proc") -> None:
         current = int(pidfile.read_text().strip() or 0)
     except (OSError, ValueError):
         current = 0
-    if current and current in _running_agents(proc, current):
+    if current and has_argument(current, AGENT_CLASS, proc):
         return
     pids = agent_pids(proc)
     if pids and pids[0] != current:
@@ -94,15 +84,6 @@ def refresh_agent_pidfile(paths: Paths, proc: str = "/proc") -> None:
             atomic_write(pidfile, f"{pids[0]}\n")
         except OSError as exc:
             LOG.error("cannot write %s: %s", pidfile, exc)
-
-
-def _running_agents(proc: str, pid: int) -> list[int]:
-    """[pid] when that process still runs the agent (the common case: one read), else []."""
-    try:
-        with open(f"{proc}/{pid}/cmdline", "rb") as handle:
-            return [pid] if AGENT_CLASS in handle.read().split(b"\0") else []
-    except OSError:
-        return []
 
 
 class ServiceSource:
