@@ -10,9 +10,12 @@ the CPVM's INPUT policy is DROP). All probes go to loopback, where the proxy als
 """
 
 import json
+import os
+import shutil
 import socket
 import ssl
 
+from vrmonitor.checks.iptables import SBIN
 from vrmonitor.checks.systemvm import on_roles, tcp_reason
 from vrmonitor.cloudstack.cmdline import CONSOLEPROXY, BootArgs
 from vrmonitor.errors import CommandError
@@ -93,7 +96,9 @@ def sessions(host: str = LOCAL, port: int = COMMAND_PORT, timeout: float = DEADL
 
 def firewall_rules() -> str:
     """The filter table as iptables-save prints it; CommandError when it cannot be read."""
-    done = run(["iptables-save", "-t", "filter"], timeout=DEADLINE)
+    search = os.pathsep.join([os.environ.get("PATH", os.defpath), *SBIN])  # cron's PATH has no sbin
+    done = run([shutil.which("iptables-save", path=search) or "iptables-save", "-t", "filter"],
+               timeout=DEADLINE)
     if done.timed_out or done.returncode != 0:
         detail = done.stderr.decode("utf-8", "replace").strip() or f"exit status {done.returncode}"
         raise CommandError(f"iptables-save failed: {detail}")
