@@ -12,7 +12,7 @@ from tests.bench.report import markdown
 
 # Module names under tests/bench, each with run() -> list[Row]. Later issues add theirs.
 SUITES = ["startup", "alerts", "services", "health", "diag_ping", "diag_arping", "diag_files", "daemon", "load",
-          "systemvm"]
+          "systemvm", "entry_points"]
 
 
 def main() -> int:
