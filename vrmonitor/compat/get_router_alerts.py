@@ -50,8 +50,10 @@ def main(argv: list[str], root: str) -> int:
         if not lines and threshold is not None and len(argv) == 2:
             quiet = f"{argv[0]} {argv[1]}"
         elif lines:
+            # polls.json has just changed (the answer was remembered): the files as they are
+            # now, before the next poll's answer is worked out, are what it will be made of.
+            before = stat_identity(quiet_files(paths))
             quiet = _quiet_after(store, lines[-1])
-            before = stat_identity(quiet_files(paths))  # the answer was remembered: polls.json
     except OSError as exc:
         print(f"{NAME}: cannot read alerts: {exc}", file=sys.stderr)
         return 1
