@@ -131,7 +131,8 @@ def test_no_published_answer_or_a_damaged_one_is_python_s(vm, tmp_path):
     run_cron(vm, "basic")
     paths = Paths(vm)
     expected = compose(paths).encode()
-    for damage in (b"", b"vrmonitor-answer-1 \nFAKE\n", b"garbage"):
+    header_alone = f"vrmonitor-answer-1 {identity(paths)}".encode()  # the right line, cut short
+    for damage in (b"", b"vrmonitor-answer-1 \nFAKE\n", b"garbage", header_alone):
         paths.results_answer.write_bytes(damage)
         out, programs = traced(vm, RESULTS, "false", tmp=tmp_path)
         assert out == expected and not served_by_sh(programs)

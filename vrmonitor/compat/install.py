@@ -49,18 +49,19 @@ SH_STAT = "$(LC_ALL=C /usr/bin/stat -L --printf {format} -- {files} 2>/dev/null)
 # so cat prints the rest of that same file.
 RESULTS_BODY = """if [ "$1" != true ] && [ $# -le 2 ] && {{ [ $# -lt 2 ] || [ "$2" = basic ] || [ "$2" = advanced ]; }} \\
     && {{ command exec 3<{published}; }} 2>/dev/null; then
-  IFS= read -r made <&3
-  now={stat}
-  [ "$made" = {magic}" $now" ] && exec /bin/cat <&3
+  if IFS= read -r made <&3; then  # a whole first line
+    now={stat}
+    [ "$made" = {magic}" $now" ] && exec /bin/cat <&3
+  fi
   exec 3<&-
 fi
 """
 # The timestamp published as answered by `No Alerts`.
 ALERTS_BODY = """if [ $# -eq 2 ] && {{ command exec 3<{published}; }} 2>/dev/null; then
-  IFS= read -r made <&3
+  IFS= read -r made <&3 || made=
   exec 3<&-
   now={stat}
-  if [ "$made" = {magic}" $1 $2|$now" ]; then
+  if [ -n "$made" ] && [ "$made" = {magic}" $1 $2|$now" ]; then
     printf '%s\\n' {no_alerts}
     exit 0
   fi
