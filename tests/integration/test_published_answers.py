@@ -16,7 +16,7 @@ import pytest
 
 from tests.ms_parsers import AGENT_ENV, Answer, health_results
 from tests.vmroot import sleeping_router
-from vrmonitor.health.answer import IDENTITY_FORMAT, compose, identity, sources
+from vrmonitor.health.answer import IDENTITY_FORMAT, MAGIC, compose, identity, sources
 from vrmonitor.paths import Paths
 
 RESULTS = "opt/cloud/bin/getRouterMonitorResults.sh"
@@ -131,8 +131,9 @@ def test_no_published_answer_or_a_damaged_one_is_python_s(vm, tmp_path):
     run_cron(vm, "basic")
     paths = Paths(vm)
     expected = compose(paths).encode()
-    header_alone = f"vrmonitor-answer-1 {identity(paths)}".encode()  # the right line, cut short
-    for damage in (b"", b"vrmonitor-answer-1 \nFAKE\n", b"garbage", header_alone):
+    header_alone = f"{MAGIC} {identity(paths)}".encode()  # the right line, cut short
+    other_version = f"vrmonitor-answer-0.0.0 {identity(paths)}\nOLD FORMAT\n".encode()
+    for damage in (b"", f"{MAGIC} \nFAKE\n".encode(), b"garbage", header_alone, other_version):
         paths.results_answer.write_bytes(damage)
         out, programs = traced(vm, RESULTS, "false", tmp=tmp_path)
         assert out == expected and not served_by_sh(programs)

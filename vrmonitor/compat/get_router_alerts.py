@@ -13,6 +13,7 @@ poll in sh while those files stay as they were, and calls this for everything el
 import logging
 import sys
 
+from vrmonitor import __version__
 from vrmonitor.alerts.feed import poll
 from vrmonitor.alerts.store import AlertStore, decode_record, reverse_lines
 from vrmonitor.cloudstack.alert_line import answer, parse_line, parse_threshold
@@ -21,7 +22,7 @@ from vrmonitor.paths import Paths
 
 NAME = "getRouterAlerts.sh"
 LOG = logging.getLogger(__name__)
-QUIET_MAGIC = "vrmonitor-no-alerts-1"
+QUIET_MAGIC = f"vrmonitor-no-alerts-{__version__}"
 
 
 def quiet_files(paths: Paths) -> list[str]:

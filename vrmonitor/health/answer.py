@@ -17,8 +17,12 @@ import os
 import stat
 import time
 
+from vrmonitor import __version__
+
 KINDS = ("basic", "advanced")
-MAGIC = "vrmonitor-answer-1"
+# The version: an answer published by another version (before an upgrade rewrote the installed
+# scripts) is composed again, in case the format changed.
+MAGIC = f"vrmonitor-answer-{__version__}"
 # GNU stat's format (with -L: a symlink counts as its target); identity() writes the same text.
 IDENTITY_FORMAT = "%n %d %i %s %f %.9Y %.9Z;"
 # A run's two renames are microseconds apart; 20 x 10 ms covers a writer descheduled between them.
