@@ -2,8 +2,10 @@
 
 Each entry point is a small script that runs the interpreter that installed it and calls one
 function of this package with the root fixed, so `getRouterAlerts.sh` run over SSH on a VM (or
-by a test on a temporary root) needs no environment. The built-in checks are copied from
-health_scripts/ with the same binding. Existing files are replaced atomically.
+by a test on a temporary root) needs no environment. getRouterMonitorResults.sh and
+getRouterAlerts.sh are sh scripts that first try the answer published for them, then run that
+interpreter the same way. The built-in checks are copied from health_scripts/ with the same
+binding. Existing files are replaced atomically.
 """
 
 import shlex
@@ -114,7 +116,7 @@ def sh_script(vm_path: str, module: str, paths: Paths, python: str) -> str:
     else:
         body, published, magic, files = ALERTS_BODY, paths.quiet_alerts, QUIET_MAGIC, quiet_files(paths)
     stat = SH_STAT.format(format=shlex.quote(IDENTITY_FORMAT),
-                          files=" ".join(shlex.quote(name) for name in files))
+                          files=" ".join(shlex.quote(file) for file in files))
     return (SH_HEAD.format(vm_path=vm_path, root_comment=str(paths.root).replace("\n", " "))
             + body.format(published=shlex.quote(str(published)), stat=stat,
                           magic=shlex.quote(magic), no_alerts=shlex.quote(NO_ALERTS))
