@@ -15,6 +15,7 @@ for root on port 3922, as the systemvm template's sshd does for /root/.ssh/id_rs
 """
 
 import json
+import os
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -73,13 +74,14 @@ def health_checks_data() -> str:
     return json.dumps(data, ensure_ascii=False, indent=4)
 
 
-def cmdline() -> str:
-    """/var/cache/cloud/cmdline: a KVM router's boot arguments (contract 10.2), one line."""
+def cmdline(**changed: str) -> str:
+    """/var/cache/cloud/cmdline: a KVM router's boot arguments (contract 10.2), one line;
+    `changed` replaces or adds tokens (another system VM type: test_system_vm_roles.py)."""
     tokens = {
         "template": "domP", "name": HOSTNAME, "type": "router", "eth0ip": GUEST_IP,
         "eth0mask": "255.255.255.0", "localgw": MGMT_IP, "mgmtcidr": "198.18.61.0/24",
         "dns1": GUEST_IP, "domain": "cs.test", "disable_rp_filter": "true", "host": MGMT_IP,
-        "port": "8250", "redundant_router": "false",
+        "port": "8250", "redundant_router": "false", **changed,
     }
     return " ".join(f"{k}={v}" for k, v in tokens.items()) + "\n"
 
@@ -136,8 +138,10 @@ Listen {GUEST_IP}:80
 """
 
 
-def prepare(files, public_key: str) -> None:
-    """Every router file, written into the guest's root before it boots."""
+def prepare(files, public_key: str, boot_args: dict[str, str] | None = None) -> None:
+    """Every router file, written into the guest's root before it boots. With `boot_args`
+    (type=secstorage, ...) the guest is that system VM: its own cmdline and none of the files
+    the management server writes on routers only (contract 10.1)."""
     files.write("/etc/hostname", f"{HOSTNAME}\n")
     files.write("/etc/hosts", f"127.0.0.1\tlocalhost\n{GUEST_IP}\t{HOSTNAME}\n")
     # The management server's key, sshd on 3922.
@@ -151,15 +155,19 @@ def prepare(files, public_key: str) -> None:
     files.write("/etc/apache2/conf-available/servername.conf", f"ServerName {HOSTNAME}\n")
     files.symlink("/etc/apache2/conf-enabled/servername.conf", "../conf-available/servername.conf")
     # What CloudStack's configuration scripts write.
-    files.write("/etc/monitor.conf", monitor_conf())
-    files.write("/root/health_checks_data.json", health_checks_data())
-    files.write("/etc/cron.d/process", cron_process())
-    files.write("/var/cache/cloud/cmdline", cmdline())
+    if boot_args is None:
+        files.write("/etc/monitor.conf", monitor_conf())
+        files.write("/root/health_checks_data.json", health_checks_data())
+        files.write("/etc/cron.d/process", cron_process())
+    files.write("/var/cache/cloud/cmdline", cmdline(**(boot_args or {})))
     files.write("/var/cache/cloud/boot_up_done", "")
 
 
 def newest_deb() -> Path:
-    """The newest vrmonitor_*.deb in dist/ (./scripts/build-deb puts it there)."""
+    """The newest vrmonitor_*.deb in dist/ (./scripts/build-deb puts it there), or the one
+    $VRMONITOR_TEST_DEB names (a .deb built elsewhere, e.g. from a clean checkout)."""
+    if os.environ.get("VRMONITOR_TEST_DEB"):
+        return Path(os.environ["VRMONITOR_TEST_DEB"])
     debs = sorted((PROJECT / "dist").glob("vrmonitor_*.deb"), key=lambda p: p.stat().st_mtime)
     if not debs:
         raise GuestError(f"no vrmonitor_*.deb in {PROJECT / 'dist'}: run ./scripts/build-deb first")

@@ -161,6 +161,9 @@ class Daemon:
 
         # These read self.settings when called, so a SIGHUP's new overrides apply at once.
         def recover_job(entry, init, seen):
+            # A system VM's agent has no pidfile: its PID as of now, so that a restart its own
+            # unit already made is seen as such (docs/system-vms.md).
+            self._source.refresh_agent()
             return recover(entry, init, self.settings.services.override_for(entry.section),
                            gate=gate, seen=seen)
 
