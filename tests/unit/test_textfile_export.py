@@ -113,3 +113,11 @@ def test_a_damaged_daemon_runs_file_is_set_aside(tmp_path):
     runs.started()
     assert runs.unclean_restarts == 0
     assert [p.name.split(".damaged-")[0] for p in paths.state_dir.glob("*.damaged-*")] == ["daemon-runs.json"]
+
+
+def test_an_alert_from_outside_the_daemon_is_exported_on_the_next_turn(tmp_path):
+    paths, _, _, export = make(tmp_path)
+    export.tick(1.0)
+    AlertWriter(paths).write("ALERT", "operator", "raised with vrmonitor raise-alert")
+    export.tick(2.0)
+    assert value(paths, 'vrmonitor_alerts_total{severity="ALERT"}') == "1"

@@ -27,6 +27,7 @@ class AlertCounts:
 
     def __init__(self, store: AlertStore):
         self._store = store
+        self.journal = store.journal
         last = store.last_record()
         self._seq = last["seq"] if last else 0
         self.by_severity: dict[str, int] = {}
@@ -70,8 +71,9 @@ class TextfileExport:
 
     def tick(self, now: float) -> None:
         # A health run (the daemon's, which wakes the loop, or one from cron or the command
-        # line) shows in its results files; the services in the publisher's version.
-        seen = (self._publisher.version, self._held(), self._reload_ok(), self._health_stamps())
+        # line) shows in its results files, an alert in the journal; the services in the
+        # publisher's version.
+        seen = (self._publisher.version, self._held(), self._reload_ok(), self._file_stamps())
         if now >= self._due or seen != self._exported:
             self._exported = seen
             self.export()
@@ -110,10 +112,10 @@ class TextfileExport:
                 pass
         return run_times
 
-    def _health_stamps(self) -> tuple:
+    def _file_stamps(self) -> tuple:
         stamps: list[int | None] = []
         for path in (self._paths.results_file("basic"), self._paths.results_file("advanced"),
-                     self._paths.health_history):
+                     self._paths.health_history, self._alerts.journal):
             try:
                 stamps.append(os.stat(path).st_mtime_ns)
             except OSError:
