@@ -3,7 +3,7 @@ DEBIAN_PY := /usr/bin/python3
 VENV_PY := .venv/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: test test-debian test-venv unit lint deb bench fuzz demo clean systemvm systemvm-shell
+.PHONY: test test-debian test-venv unit lint deb bench fleet fuzz demo clean systemvm systemvm-shell
 
 test:            ## everything: set up, then the suite under both interpreters
 	./scripts/test
@@ -26,6 +26,9 @@ deb:             ## build the Debian package into dist/
 
 bench:           ## benchmarks; writes docs/benchmarks.md
 	$(DEBIAN_PY) -m tests.bench
+
+fleet:           ## N routers (daemons, node_exporters) and one Prometheus; writes docs/benchmarks.md's fleet section
+	flock /tmp/vrm-daemons.lock $(DEBIAN_PY) -m tests.fleet $(FLEET_ARGS)
 
 fuzz:            ## the fuzzers with a long budget (CI runs them with a short one)
 	VRMONITOR_FUZZ_PROFILE=long $(DEBIAN_PY) -m pytest tests/fuzz $(PYTEST_ARGS)

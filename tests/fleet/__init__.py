@@ -1,0 +1,1 @@
+"""The fleet simulation (`make fleet`): docs/monitoring.md, docs/benchmarks.md."""
