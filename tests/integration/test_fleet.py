@@ -3,8 +3,12 @@ routers, each a real vrmonitor daemon on its own root with four services and nin
 own Debian node_exporter, one Debian Prometheus with the shipped rules, three random kills.
 Loopback only; run under the shared daemons lock."""
 
+import pytest
+
 from tests.conftest import require_root
 from tests.fleet.sim import markdown, run
+
+pytestmark = [pytest.mark.root, pytest.mark.slow]
 
 
 def test_a_small_fleet_is_scraped_and_every_kill_alerts():

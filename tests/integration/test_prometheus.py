@@ -24,6 +24,8 @@ from tests.conftest import require_root
 from tests.vmroot import FAST_SERVICES_TOML, VmRoot
 from tests.waiting import wait_for
 
+pytestmark = [pytest.mark.root, pytest.mark.slow]
+
 SECTION = "crashsvc"
 
 
