@@ -127,6 +127,12 @@ def alert_lines(vm) -> list[str]:
     return [line.split(" ", 2)[2] for line in path.read_text().splitlines() if line]
 
 
+def agent_connected(vm) -> bool:
+    """The stand-in agent holds its connection to the stand-in management server's port."""
+    done = vm.guest.run(["ss", "-Htn", "state", "established", "dport", "=", ":8250"])
+    return bool(done.stdout.strip())
+
+
 def call(vm, command: str) -> ms_parsers.Answer:
     done = vm.ssh(command)
     assert done.stderr == "", done.stderr
@@ -182,6 +188,7 @@ def test_ssvm_watches_its_own_services_and_reports_the_agent(ssvm):
 
 def test_ssvm_health_results_over_ssh(ssvm):
     layout.wait(lambda: all_up(ssvm, {"ssh", "webserver", "cloud"}), "services up", WITHIN, lambda: journal(ssvm))
+    layout.wait(lambda: agent_connected(ssvm), "the stand-in agent connected", WITHIN, lambda: journal(ssvm))
     failing, results = ms_parsers.health_results(call(ssvm, "/opt/cloud/bin/getRouterMonitorResults.sh true"))
     basic, advanced = results["basic"], results["advanced"]
     for service in ("ssh", "webserver", "cloud"):
@@ -216,6 +223,7 @@ def test_cpvm_watches_ssh_and_the_agent(cpvm):
     layout.wait(lambda: all_up(cpvm, {"ssh", "cloud"}), "ssh and cloud up in daemon.json", WITHIN,
                 lambda: journal(cpvm))
     assert "role: consoleproxy (v-2-VM)\n" in cpvm.guest.run(["vrmonitor", "status"]).stdout
+    layout.wait(lambda: agent_connected(cpvm), "the stand-in agent connected", WITHIN, lambda: journal(cpvm))
     failing, results = ms_parsers.health_results(call(cpvm, "/opt/cloud/bin/getRouterMonitorResults.sh true"))
     basic = results["basic"]
     assert {"ssh.service", "cloud.service"} <= set(basic)

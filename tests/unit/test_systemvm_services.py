@@ -97,3 +97,25 @@ def test_status_names_the_role(tmp_path):
     done = subprocess.run([sys.executable, "-m", "vrmonitor", "--root", str(tmp_path), "status"],
                           capture_output=True, text=True, env=env)
     assert "role: unknown (no /var/cache/cloud/cmdline)\n" in done.stdout
+
+
+def test_a_recovery_job_on_a_system_vm_records_the_agent_after_asking_the_init_system(tmp_path):
+    # The unit's own Restart= may start the agent while the job asks systemd about it: the PID
+    # is recorded after the answer, so the job sees the agent running and does not restart it.
+    paths = _role(tmp_path, "type=secstorage")
+    calls = []
+
+    class Init:
+        name = "systemd"
+
+        def assess(self, service):
+            calls.append(("assess", service))
+            return "assessment"
+
+    source = ServiceSource(paths)
+    source.refresh_agent = lambda: calls.append(("refresh",))
+    wrapped = source.recovery_init(Init())
+    assert wrapped.assess("cloud") == "assessment" and wrapped.name == "systemd"
+    assert calls == [("assess", "cloud"), ("refresh",)]
+    router = Init()
+    assert ServiceSource(_role(tmp_path / "r", "type=router")).recovery_init(router) is router

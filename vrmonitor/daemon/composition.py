@@ -164,8 +164,8 @@ class Daemon:
             # A system VM's agent has no pidfile: its PID as of now, so that a restart its own
             # unit already made is seen as such (docs/system-vms.md).
             self._source.refresh_agent()
-            return recover(entry, init, self.settings.services.override_for(entry.section),
-                           gate=gate, seen=seen)
+            return recover(entry, self._source.recovery_init(init),
+                           self.settings.services.override_for(entry.section), gate=gate, seen=seen)
 
         def prime_gate(entry):
             """Test the configuration while the service runs, so a crash needs only a restart."""

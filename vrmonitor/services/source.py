@@ -111,3 +111,25 @@ class ServiceSource:
         """Between loads, so that a restarted agent is seen within a second (daemon job)."""
         if role_services(self.role(), self._paths) is not None:
             refresh_agent_pidfile(self._paths)
+
+    def recovery_init(self, init):
+        """The init system a recovery job of a system VM uses: its assess() records the agent's
+        PID after asking, so that a unit its own Restart= just started again is seen as running
+        (the job then leaves it alone instead of restarting it a second time)."""
+        if role_services(self.role(), self._paths) is None:
+            return init
+        return _RefreshingInit(init, self.refresh_agent)
+
+
+class _RefreshingInit:
+    def __init__(self, init, refresh):
+        self._init = init
+        self._refresh = refresh
+
+    def __getattr__(self, name):
+        return getattr(self._init, name)
+
+    def assess(self, service: str):
+        assessment = self._init.assess(service)
+        self._refresh()
+        return assessment
