@@ -271,6 +271,8 @@ class Lifecycle:
     def _up(self, r: ServiceRecord, identity: ProcessIdentity, reason: str, now: float,
             wall: float, by_us: bool, effects: list) -> None:
         was = r.state
+        if was is ServiceState.DOWN and r.seen_up and not by_us:
+            r.restarts_total += 1  # back by another hand (its unit's Restart=, an operator)
         if was is not ServiceState.UP:
             r.since = wall
             effects.append(CameUp())
