@@ -15,6 +15,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from vrmonitor.checks.roles import not_for
+from vrmonitor.cloudstack.cmdline import read_cmdline
 from vrmonitor.cloudstack.health_results import (check_entries, failing_names, last_run, render,
                                                  write_results)
 from vrmonitor.cloudstack.service_results import success_value
@@ -102,7 +104,9 @@ class HealthEngine:
             failing.append(DATA_ENTRY)
         results = []
         if state.data is not None and state.data.enabled:
-            checks, problem = discover(self.paths.health_checks_dir, state.data.excluded,
+            # The management server's exclusions, and the built-in checks of other roles.
+            excluded = set(state.data.excluded) | not_for(read_cmdline(self.paths).role)
+            checks, problem = discover(self.paths.health_checks_dir, excluded,
                                        self.settings.trust, self.paths.root)
             if problem:
                 LOG.warning("%s: the %s run has no checks", problem, kind)
