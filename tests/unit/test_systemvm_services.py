@@ -45,9 +45,11 @@ def test_a_router_reads_monitor_conf_as_before(tmp_path):
 def test_the_agents_pid_is_found_by_its_main_class(tmp_path):
     # A stand-in: CloudStack's Java agent cannot run here; a process with its main class in
     # its command line is what the search looks for.
-    stand_in = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)",
-                                 "com.cloud.agent.AgentShell", "zone=1"])
+    stand_in = subprocess.Popen([sys.executable, "-c", "import time; print('ready', flush=True); time.sleep(30)",
+                                 "com.cloud.agent.AgentShell", "zone=1"], stdout=subprocess.PIPE, text=True)
     try:
+        # Popen returns when exec begins; the new command line is readable once it runs.
+        assert stand_in.stdout.readline() == "ready\n"
         assert stand_in.pid in agent_pids()
         paths = Paths(tmp_path)
         refresh_agent_pidfile(paths)
@@ -56,6 +58,7 @@ def test_the_agents_pid_is_found_by_its_main_class(tmp_path):
     finally:
         stand_in.kill()
         stand_in.wait()
+        stand_in.stdout.close()
     assert stand_in.pid not in agent_pids()
     (paths.run_dir / "cloud-agent.pid").write_text(f"{stand_in.pid}\n")
     if not agent_pids():
