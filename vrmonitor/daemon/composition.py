@@ -97,7 +97,6 @@ class Daemon:
         carried = before.get("boot_start")
         self._boot_start = (carried if isinstance(carried, (int, float))
                             else boot_start_now(self.clock.wall(), since_boot(self.clock.monotonic())))
-        self._runs.started()
         alerts = self._alerts = self._build_alerts()
         monitor = self._build_monitor(selector, wake_write, before, alerts)
         health = self._build_health(wake_write)
@@ -110,6 +109,7 @@ class Daemon:
         try:
             monitor.tick(self.clock.monotonic())
             publisher.publish()
+            self._runs.started()  # after the first publish: daemon.json is the daemon's first write
             self.notifier.ready(monitor.summary())  # READY=1 once the first service pass is done
             jobs: list[Periodic] = [
                 ClockWatch(self.clock.wall), monitor, alerts, health, publisher, export,
