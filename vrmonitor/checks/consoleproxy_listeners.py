@@ -16,12 +16,14 @@ import socket
 import ssl
 
 from vrmonitor.checks.iptables import SBIN
+from vrmonitor.checks.roles import CHECK_ROLES
 from vrmonitor.checks.systemvm import on_roles, tcp_reason
-from vrmonitor.cloudstack.cmdline import CONSOLEPROXY, BootArgs
+from vrmonitor.cloudstack.cmdline import BootArgs
 from vrmonitor.errors import CommandError
 from vrmonitor.paths import Paths
 from vrmonitor.system.process import run
 
+NAME = "consoleproxy_listeners_check.py"
 KIND = "basic"
 LOCAL = "127.0.0.1"
 COMMAND_PORT = 8001
@@ -149,5 +151,5 @@ def judge(paths: Paths, boot: BootArgs, listening=tcp_reason, handshake=tls_reas
 
 
 def main(argv: list[str], root: str) -> int:
-    return on_roles(argv, root, KIND, (CONSOLEPROXY,),
+    return on_roles(argv, root, KIND, CHECK_ROLES[NAME],
                     lambda paths, boot, limits: judge(paths, boot), wait_for_boot=True)

@@ -18,10 +18,12 @@ import time
 import uuid
 from dataclasses import dataclass
 
+from vrmonitor.checks.roles import CHECK_ROLES
 from vrmonitor.checks.systemvm import on_roles, reach_lines
-from vrmonitor.cloudstack.cmdline import SECSTORAGE, BootArgs
+from vrmonitor.cloudstack.cmdline import BootArgs
 from vrmonitor.paths import Paths
 
+NAME = "secstorage_mount_check.py"
 KIND = "basic"
 FSTYPES = ("nfs", "nfs4", "cifs")
 MOUNTINFO = "/proc/self/mountinfo"
@@ -168,6 +170,6 @@ def judge(paths: Paths, boot: BootArgs, io_timeout: float, mountinfo: str = MOUN
 
 def main(argv: list[str], root: str, mountinfo: str = MOUNTINFO,
          fstypes: tuple[str, ...] = FSTYPES) -> int:
-    return on_roles(argv, root, KIND, (SECSTORAGE,),
+    return on_roles(argv, root, KIND, CHECK_ROLES[NAME],
                     lambda paths, boot, limits: judge(paths, boot, limits.io_timeout, mountinfo, fstypes),
                     wait_for_boot=True)

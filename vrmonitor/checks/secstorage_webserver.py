@@ -9,11 +9,13 @@ systemvm_certificate_check.py's job); any HTTP status line is an answer. 5 s per
 import socket
 import ssl
 
+from vrmonitor.checks.roles import CHECK_ROLES
 from vrmonitor.checks.systemvm import on_roles
-from vrmonitor.cloudstack.cmdline import SECSTORAGE, BootArgs
+from vrmonitor.cloudstack.cmdline import BootArgs
 from vrmonitor.paths import Paths
 from vrmonitor.system.identity import pids_named
 
+NAME = "secstorage_webserver_check.py"
 KIND = "basic"
 DEADLINE = 5.0
 
@@ -62,4 +64,4 @@ def judge(paths: Paths, boot: BootArgs, running=pids_named, reason=head_reason) 
 
 
 def main(argv: list[str], root: str) -> int:
-    return on_roles(argv, root, KIND, (SECSTORAGE,), lambda paths, boot, limits: judge(paths, boot))
+    return on_roles(argv, root, KIND, CHECK_ROLES[NAME], lambda paths, boot, limits: judge(paths, boot))

@@ -11,13 +11,15 @@ test tested the status of the last command of a pipeline and so never failed.
 import ipaddress
 import os
 
+from vrmonitor.checks.roles import CHECK_ROLES
 from vrmonitor.checks.systemvm import on_roles, reach_lines
-from vrmonitor.cloudstack.cmdline import SYSTEM_VM_ROLES, BootArgs
+from vrmonitor.cloudstack.cmdline import BootArgs
 from vrmonitor.errors import CommandError
 from vrmonitor.paths import Paths
 from vrmonitor.system.process import run
 from vrmonitor.system.proc_search import pids_with_argument
 
+NAME = "systemvm_agent_check.py"
 KIND = "basic"
 AGENT_CLASS = "com.cloud.agent.AgentShell"
 ESTABLISHED = "01"
@@ -96,5 +98,5 @@ def judge(paths: Paths, boot: BootArgs, proc: str = "/proc", reach=reach_lines,
 
 
 def main(argv: list[str], root: str, proc: str = "/proc") -> int:
-    return on_roles(argv, root, KIND, SYSTEM_VM_ROLES,
+    return on_roles(argv, root, KIND, CHECK_ROLES[NAME],
                     lambda paths, boot, limits: judge(paths, boot, proc), wait_for_boot=True)

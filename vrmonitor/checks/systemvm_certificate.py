@@ -29,12 +29,14 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from vrmonitor.checks.consoleproxy_listeners import TLS_WEBSOCKET, websocket_port
+from vrmonitor.checks.roles import CHECK_ROLES
 from vrmonitor.checks.systemvm import Thresholds, on_roles
-from vrmonitor.cloudstack.cmdline import CONSOLEPROXY, SECSTORAGE, SYSTEM_VM_ROLES, BootArgs
+from vrmonitor.cloudstack.cmdline import CONSOLEPROXY, SECSTORAGE, BootArgs
 from vrmonitor.errors import CommandError, ConfigError
 from vrmonitor.paths import Paths
 from vrmonitor.system.process import run
 
+NAME = "systemvm_certificate_check.py"
 KIND = "advanced"
 SKIP = "SSL is not enabled on this system VM, skipping"
 DEADLINE = 5.0
@@ -239,4 +241,4 @@ def _enum(paths: Paths) -> bool:
 
 
 def main(argv: list[str], root: str) -> int:
-    return on_roles(argv, root, KIND, SYSTEM_VM_ROLES, judge)
+    return on_roles(argv, root, KIND, CHECK_ROLES[NAME], judge)

@@ -12,10 +12,12 @@ import socket
 import struct
 from concurrent.futures import ThreadPoolExecutor
 
+from vrmonitor.checks.roles import CHECK_ROLES
 from vrmonitor.checks.systemvm import Thresholds, on_roles
-from vrmonitor.cloudstack.cmdline import SECSTORAGE, BootArgs
+from vrmonitor.cloudstack.cmdline import BootArgs
 from vrmonitor.paths import Paths
 
+NAME = "systemvm_dns_check.py"
 KIND = "advanced"
 SKIP = "No DNS check name configured, skipping"
 DEADLINE = 3.0
@@ -116,6 +118,6 @@ def judge(paths: Paths, boot: BootArgs, limits: Thresholds, resolve=ask) -> tupl
 
 
 def main(argv: list[str], root: str) -> int:
-    return on_roles(argv, root, KIND, (SECSTORAGE,), judge)
+    return on_roles(argv, root, KIND, CHECK_ROLES[NAME], judge)
 
 
