@@ -13,11 +13,10 @@ import json
 import os
 import shutil
 import socket
-import ssl
 
 from vrmonitor.checks.iptables import SBIN
 from vrmonitor.checks.roles import CHECK_ROLES
-from vrmonitor.checks.systemvm import on_roles, tcp_reason
+from vrmonitor.checks.systemvm import failure_reason, on_roles, tcp_reason, tls_reason
 from vrmonitor.cloudstack.cmdline import BootArgs
 from vrmonitor.errors import CommandError
 from vrmonitor.paths import Paths
@@ -54,23 +53,6 @@ def websocket_port(paths: Paths) -> int:
     except OSError:
         return DEFAULT_WEBSOCKET
     return int(value) if value.isdigit() and 0 < int(value) < 65536 else DEFAULT_WEBSOCKET
-
-
-def tls_reason(host: str, port: int, timeout: float = DEADLINE) -> str | None:
-    """None when a TLS handshake with host:port completes (certificate not verified here)."""
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    try:
-        with socket.create_connection((host, port), timeout=timeout) as raw:
-            with context.wrap_socket(raw):
-                return None
-    except socket.timeout:
-        return f"no answer within {timeout:g} s"
-    except ssl.SSLError as exc:
-        return f"TLS handshake failed: {exc.reason or exc}"
-    except OSError as exc:
-        return exc.strerror or str(exc)
 
 
 def sessions(host: str = LOCAL, port: int = COMMAND_PORT, timeout: float = DEADLINE) -> int:
@@ -128,8 +110,7 @@ def judge(paths: Paths, boot: BootArgs, listening=tcp_reason, handshake=tls_reas
     try:
         count = status()
     except (OSError, ValueError) as exc:
-        reason = (f"no answer within {DEADLINE:g} s" if isinstance(exc, socket.timeout)
-                  else (exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)))
+        reason = failure_reason(exc, DEADLINE) if isinstance(exc, OSError) else str(exc)
         lines.append(f"Console proxy command port {COMMAND_PORT} did not answer /cmd/getstatus: {reason}")
         count = 0
     probe = handshake if websocket == TLS_WEBSOCKET else listening

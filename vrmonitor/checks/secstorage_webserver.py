@@ -10,7 +10,7 @@ import socket
 import ssl
 
 from vrmonitor.checks.roles import CHECK_ROLES
-from vrmonitor.checks.systemvm import on_roles
+from vrmonitor.checks.systemvm import failure_reason, on_roles
 from vrmonitor.cloudstack.cmdline import BootArgs
 from vrmonitor.paths import Paths
 from vrmonitor.system.identity import pids_named
@@ -35,12 +35,8 @@ def head_reason(host: str, port: int, tls: bool, timeout: float = DEADLINE) -> s
             with stream:
                 stream.sendall(b"HEAD / HTTP/1.0\r\n\r\n")
                 first = stream.recv(64)
-    except socket.timeout:
-        return f"no answer within {timeout:g} s"
-    except ssl.SSLError as exc:
-        return f"TLS failed: {exc.reason or exc}"
     except OSError as exc:
-        return exc.strerror or str(exc)
+        return failure_reason(exc, timeout, tls="TLS failed")
     if not first.startswith(b"HTTP/"):
         return f"not an HTTP answer: {first[:20]!r}" if first else "connection closed without an answer"
     return None

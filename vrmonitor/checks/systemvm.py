@@ -10,6 +10,7 @@ deadline.
 import math
 import os
 import socket
+import ssl
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -99,15 +100,36 @@ def on_roles(argv: list[str], root: str, kind: str, roles: tuple[str, ...],
     return outcome
 
 
+def failure_reason(exc: OSError, timeout: float, tls: str = "TLS handshake failed") -> str:
+    """Why a connection (or the TLS over it) failed, as the checks' messages say it."""
+    if isinstance(exc, socket.timeout):
+        return f"no answer within {timeout:g} s"
+    if isinstance(exc, ssl.SSLError):
+        return f"{tls}: {exc.reason or exc}"
+    return exc.strerror or str(exc)
+
+
 def tcp_reason(host: str, port: int, timeout: float = CONNECT_TIMEOUT) -> str | None:
     """None when a TCP connection to host:port opens within `timeout`, else why not."""
     try:
         with socket.create_connection((host, port), timeout=timeout):
             return None
-    except socket.timeout:
-        return f"no answer within {timeout:g} s"
     except OSError as exc:
-        return exc.strerror or str(exc)
+        return failure_reason(exc, timeout)
+
+
+def tls_reason(host: str, port: int, timeout: float = CONNECT_TIMEOUT) -> str | None:
+    """None when a TLS handshake with host:port completes (the certificate is not verified
+    here), else why not."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as raw:
+            with context.wrap_socket(raw):
+                return None
+    except OSError as exc:
+        return failure_reason(exc, timeout)
 
 
 def reach_lines(hosts: list[str], port: int, label: Callable[[str], str],

@@ -21,16 +21,15 @@ dialect (config/settings.py): 1 when the only finding is a certificate close to 
 import math
 import os
 import re
-import socket
-import ssl
 import tempfile
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import partial
 
 from vrmonitor.checks.consoleproxy_listeners import TLS_WEBSOCKET, websocket_port
 from vrmonitor.checks.roles import CHECK_ROLES
-from vrmonitor.checks.systemvm import Thresholds, on_roles
+from vrmonitor.checks.systemvm import Thresholds, on_roles, tls_reason
 from vrmonitor.cloudstack.cmdline import CONSOLEPROXY, SECSTORAGE, BootArgs
 from vrmonitor.errors import CommandError, ConfigError
 from vrmonitor.paths import Paths
@@ -74,22 +73,6 @@ def endpoints(paths: Paths, boot: BootArgs) -> list[tuple[str, int]]:
     if boot.role == SECSTORAGE and boot.get("sslcopy") == "true" and boot.public_ip:
         return [(boot.public_ip, 443)]
     return []
-
-
-def handshake_reason(host: str, port: int, timeout: float = DEADLINE) -> str | None:
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    try:
-        with socket.create_connection((host, port), timeout=timeout) as raw:
-            with context.wrap_socket(raw):
-                return None
-    except socket.timeout:
-        return f"no answer within {timeout:g} s"
-    except ssl.SSLError as exc:
-        return f"TLS handshake failed: {exc.reason or exc}"
-    except OSError as exc:
-        return exc.strerror or str(exc)
 
 
 def served_chain(host: str, port: int) -> list[str]:
@@ -176,7 +159,8 @@ def trusted(issuer_hash: str, trust: str) -> bool:
 
 
 def judge(paths: Paths, boot: BootArgs, limits: Thresholds, now: float | None = None,
-          fetch=served_chain, reason=handshake_reason, decode=describe) -> tuple[str, int]:
+          fetch=served_chain, reason=partial(tls_reason, timeout=DEADLINE),
+          decode=describe) -> tuple[str, int]:
     now = time.time() if now is None else now
     points = endpoints(paths, boot)
     if not points:
