@@ -1,10 +1,15 @@
-"""The shipped Prometheus rules (contrib/prometheus), checked and unit-tested by Debian's promtool,
-and every alert in them covered by a test that fires it and one that shows it silent."""
+"""Debian's promtool on what the project ships: the export's text (`promtool check metrics` has
+nothing to say), and the rules of contrib/prometheus, checked and unit-tested, every alert in
+them covered by a test that fires it and one that shows it silent. Here, not in tests/unit:
+they need the prometheus package, which the .deb's build-time tests do not have."""
 
 import re
 import shutil
 import subprocess
 from pathlib import Path
+
+from tests.unit.test_prometheus_metrics import NINE_CHECKS, picture
+from vrmonitor.export import prometheus
 
 PROJECT = Path(__file__).resolve().parents[2]
 RULES = PROJECT / "contrib/prometheus/vrmonitor.rules.yml"
@@ -39,3 +44,13 @@ def test_every_alert_is_tested_firing_and_silent():
         (silent if expected.strip() == "[]" else firing).add(name)
     assert set(alerts) - firing == set()
     assert set(alerts) - silent == set()
+
+
+def test_promtool_finds_nothing_to_say_on_the_export():
+    tool = shutil.which("promtool")
+    assert tool, "promtool missing: Debian's prometheus package (scripts/setup-test-env)"
+    checks = {name: [{"time": 1.0, "status": "fail"}] for name in NINE_CHECKS}
+    text = prometheus.render(picture(checks=checks))
+    done = subprocess.run([tool, "check", "metrics"], input=text, capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "", "")

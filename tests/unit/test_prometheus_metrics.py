@@ -1,8 +1,6 @@
 """The Prometheus export's families, exactly as node_exporter's textfile collector reads them,
-checked by Debian's promtool (the prometheus package) as CI's linter of the format."""
+checked by Debian's promtool in tests/integration/test_promtool.py."""
 
-import shutil
-import subprocess
 
 import pytest
 
@@ -163,13 +161,3 @@ def test_a_router_with_four_services_and_nine_checks_has_at_most_110_series():
 def test_label_values_are_escaped():
     text = prometheus.render(picture(router=prometheus.Router('r"4\\\n', "", False)))
     assert 'vrmonitor_router_info{router="r\\"4\\\\\\n",type="",redundant="false"} 1' in text
-
-
-def test_promtool_finds_nothing_to_say(tmp_path):
-    promtool = shutil.which("promtool")
-    assert promtool, "promtool missing: Debian's prometheus package (scripts/setup-test-env)"
-    checks = {name: [{"time": 1.0, "status": "fail"}] for name in NINE_CHECKS}
-    text = prometheus.render(picture(checks=checks))
-    done = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True,
-                          timeout=60, check=False)
-    assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
