@@ -10,8 +10,7 @@ above the threshold.
 
 import psutil
 
-from vrmonitor.checks.context import against_threshold
-from vrmonitor.errors import CheckError
+from vrmonitor.checks.usage import usage_check
 
 KIND = "basic"
 SAMPLE_INTERVAL = 0.5  # seconds between the two /proc/stat readings
@@ -24,18 +23,5 @@ def cpu_usage(interval: float = SAMPLE_INTERVAL) -> float:
     return float(f"{100 - idle:.2f}")
 
 
-def check(limit: float, usage: float) -> tuple[str, bool]:
-    if usage > limit:
-        return f"CPU Usage {usage}% has crossed threshold of {limit}%", False
-    return f"CPU Usage within limits with current at {usage}%", True
-
-
 def main(argv: list[str], root: str, measure=cpu_usage) -> int:
-    def sampled(paths) -> float:
-        try:
-            return measure()
-        except (OSError, psutil.Error) as exc:
-            reason = str(exc) or type(exc).__name__
-            raise CheckError(f"Failed to retrieve cpu usage using {SAMPLER}: {reason}") from exc
-
-    return against_threshold(argv, root, KIND, "maxCpuUsage", sampled, check)
+    return usage_check(argv, root, KIND, "maxCpuUsage", "CPU", SAMPLER, measure)

@@ -15,8 +15,7 @@ threshold.
 
 import psutil
 
-from vrmonitor.checks.context import against_threshold
-from vrmonitor.errors import CheckError
+from vrmonitor.checks.usage import usage_check
 
 KIND = "basic"
 SAMPLER = "psutil.virtual_memory() (total - available, as free's used)"
@@ -30,18 +29,5 @@ def memory_usage() -> float:
     return float("%.6g" % ((memory.total - memory.available) * 100 / memory.total))
 
 
-def check(limit: float, usage: float) -> tuple[str, bool]:
-    if usage > limit:
-        return f"Memory Usage {usage}% has crossed threshold of {limit}%", False
-    return f"Memory Usage within limits with current at {usage}%", True
-
-
 def main(argv: list[str], root: str, measure=memory_usage) -> int:
-    def sampled(paths) -> float:
-        try:
-            return measure()
-        except (OSError, psutil.Error) as exc:
-            reason = str(exc) or type(exc).__name__
-            raise CheckError(f"Failed to retrieve memory usage using {SAMPLER}: {reason}") from exc
-
-    return against_threshold(argv, root, KIND, "maxMemoryUsage", sampled, check)
+    return usage_check(argv, root, KIND, "maxMemoryUsage", "Memory", SAMPLER, measure)
