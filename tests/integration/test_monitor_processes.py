@@ -505,3 +505,22 @@ def test_a_death_after_stable_after_is_a_new_failure_even_before_a_verification(
     assert h.drive(5, until=lambda: len(h.alerts()) == 4)
     assert h.alerts() == ["[INFO] [sleep] The process sleep is not running trying recover",
                           "[INFO] [sleepsvc] The process sleepsvc is recovered successfully "] * 2
+
+
+def test_a_service_found_back_when_its_recovery_defers_is_judged_at_once(make):
+    """A recovery job that finds the service running again (its unit's Restart= brought it
+    back) defers; the monitor looks at once, not after the deferral's recheck or the next
+    verification: the crash is reported and the new process watched."""
+    def its_unit_brings_it_back():
+        h.service.start()
+        return Outcome("deferred", "sleepsvc is running again, started by systemd or an operator")
+
+    h = make([its_unit_brings_it_back, Outcome("failed", "a second job: must not run")])
+    h.service.start()
+    h.drive(0.1)
+    h.service.kill()
+    assert h.drive(5, until=lambda: h.calls)
+    assert h.drive(0.5, until=lambda: state(h) is ServiceState.UP)  # the recheck is 1 s away
+    assert len(h.calls) == 1
+    assert h.alerts() == ["[INFO] [sleep] The process sleep is not running trying recover",
+                          "[ALERT] [sleep] The process detected as running"]

@@ -192,3 +192,75 @@ def test_recovery_under_systemd_does_what_the_unit_state_calls_for(systemctl, tm
     outcome = recover(entry, Systemd())
     assert outcome.kind == kind, outcome
     assert [call for call in systemctl.calls() if call[0] != "show"] == calls
+
+
+def test_the_restart_policy_is_learnt_once_and_says_whether_the_unit_restarts_itself(systemctl):
+    init = Systemd()
+    assert not init.restarts_itself("apache2")  # not learnt yet: nothing assumed
+    init.learn("apache2")
+    init.learn("apache2")
+    init.learn("haproxy")
+    assert [call[:2] for call in systemctl.calls()] == [["show", "apache2"], ["show", "haproxy"]]
+    assert init.restarts_itself("apache2")  # Restart=always
+    assert not init.restarts_itself("haproxy")  # Restart=no
+    sysv = SysV(init_dir="/nonexistent")
+    sysv.learn("apache2")
+    assert not sysv.restarts_itself("apache2")
+
+
+class SteppedClock:
+    """Monotonic time that moves only when slept; calls `on_sleep(n)` at the n-th sleep."""
+
+    def __init__(self, on_sleep):
+        self.now, self.sleeps, self._on_sleep = 0.0, [], on_sleep
+
+    def monotonic(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
+        self.sleeps.append(seconds)
+        self._on_sleep(len(self.sleeps))
+
+
+def _this_process_as_a_service(tmp_path):
+    from vrmonitor.cloudstack.monitor_conf import ServiceEntry
+
+    pidfile = tmp_path / "service.pid"
+    name = open("/proc/self/comm").read().strip()
+    return ServiceEntry("section", name, "apache2", str(pidfile)), pidfile
+
+
+def test_a_unit_that_restarts_itself_is_waited_for_without_asking_systemd(systemctl, tmp_path):
+    """While the unit's own Restart= brings the service back, systemd is not asked: a question
+    to PID 1 then only slows the start down. The looks in between grow apart."""
+    from vrmonitor.services.recovery import recover
+
+    entry, pidfile = _this_process_as_a_service(tmp_path)
+    init = Systemd()
+    init.learn("apache2")
+    asked = len(systemctl.calls())
+    clock = SteppedClock(lambda n: n == 3 and pidfile.write_text(f"{os.getpid()}\n"))
+    outcome = recover(entry, init, clock=clock)
+    assert outcome.kind == "deferred" and "running again" in outcome.detail, outcome
+    assert len(systemctl.calls()) == asked
+    assert clock.sleeps == [0.02, 0.04, 0.08]
+
+
+def test_a_unit_that_does_not_restart_itself_after_all_is_asked_about_then_restarted(systemctl,
+                                                                                    tmp_path):
+    """A policy learnt earlier may not act (a start limit, a changed unit): after the patience
+    systemd is asked, and what it says decides."""
+    from vrmonitor.services.recovery import OWN_RESTART_PATIENCE, recover
+
+    entry, _ = _this_process_as_a_service(tmp_path)
+    init = Systemd()
+    init.learn("apache2")
+    asked = len(systemctl.calls())
+    clock = SteppedClock(lambda n: None)
+    outcome = recover(entry, init, clock=clock)
+    assert outcome.kind == "restarted", outcome
+    assert [call[:2] for call in systemctl.calls()[asked:]] == [["show", "apache2"],
+                                                                ["restart", "apache2"]]
+    assert OWN_RESTART_PATIENCE <= sum(clock.sleeps) < OWN_RESTART_PATIENCE + 0.25
+    assert max(clock.sleeps) == 0.25

@@ -167,11 +167,14 @@ class Daemon:
             return recover(entry, self._source.recovery_init(init),
                            self.settings.services.override_for(entry.section), gate=gate, seen=seen)
 
-        def prime_gate(entry):
-            """Test the configuration while the service runs, so a crash needs only a restart."""
+        def on_up(entry):
+            """While the service runs: test its configuration, so that a crash needs only a
+            restart, and learn its unit's restart policy, so that systemd is not asked while
+            it restarts the unit itself."""
             override = self.settings.services.override_for(entry.section)
             if override.config_test is None:
                 gate.check(entry.processname)
+            self.init.learn(entry.servicename or entry.processname)
 
         def functional_probe(entry):
             override = self.settings.services.override_for(entry.section)
@@ -187,7 +190,7 @@ class Daemon:
                               recover_job=recover_job, probe=functional_probe,
                               reminder_interval=self.settings.alerts.reminder_interval,
                               booting=self._booting, previous=self._previous_services(before),
-                              on_up=prime_gate, clock=self.clock)
+                              on_up=on_up, clock=self.clock)
 
     def _previous_state(self) -> dict:
         """The last daemon's state, if it ran on this same boot (else start afresh: {})."""

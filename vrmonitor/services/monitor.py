@@ -82,7 +82,10 @@ class ServiceMonitor:
             if job.done():
                 del self._jobs[section]
                 record = self.watched[section]
-                self._apply(section, self._lifecycle.job_done(record, _outcome(record.name, job), now))
+                outcome = _outcome(record.name, job)
+                self._apply(section, self._lifecycle.job_done(record, outcome, now))
+                if outcome.kind == "deferred":  # back by another hand, or soon: look now
+                    self._check(section, now)
         if now >= self._next_verify:
             self._reload_if_changed()
             for section in self.watched:

@@ -3,12 +3,14 @@
 import logging
 import os
 
+from vrmonitor.clock import SystemClock
 from vrmonitor.services.configtest import ConfigGate
 from vrmonitor.services.detect import ServiceState, observe
 from vrmonitor.services.lifecycle import Outcome
 from vrmonitor.services.orphans import kill_orphans, owner_of
 from vrmonitor.system.identity import PidfileProblem, ProcessIdentity, identify, read_pidfile
 from vrmonitor.system.initsys import RECOVERING, RESET_AND_RESTART, STOPPED, UNKNOWN
+from vrmonitor.system.safepath import open_folder
 
 LOG = logging.getLogger(__name__)
 
@@ -16,15 +18,24 @@ LOG = logging.getLogger(__name__)
 ORPHAN_PRONE = {"apache2"}
 # apache2's workers ignore SIGTERM: waiting long for them only delays the restart.
 ORPHAN_GRACE = 0.5
+# How long a unit with Restart= gets to bring its service back before systemd is asked why
+# not (a start limit, a stop on purpose, a longer RestartSec=): a question to PID 1 while it
+# starts the unit only slows that start down. The looks in between read a pidfile and /proc.
+OWN_RESTART_PATIENCE = 2.0
+FIRST_LOOK, LONGEST_LOOK = 0.02, 0.25
 
 
 def recover(entry, init, override=None, restart_timeout: float = 60.0,
-            gate: ConfigGate | None = None, seen: ProcessIdentity | None = None) -> Outcome:
+            gate: ConfigGate | None = None, seen: ProcessIdentity | None = None,
+            clock=SystemClock()) -> Outcome:
     """Try to bring `entry` back once; never raises for an expected failure.
 
     gate: the daemon's ConfigGate (remembers configurations that passed); a fresh one tests.
     seen: the service's process last seen up, to tell a namesake on its PID."""
     service = entry.servicename or entry.processname
+    if _back_already(entry, seen) or (init.restarts_itself(service)
+                                      and _comes_back(entry, seen, clock)):
+        return _running_again(service, init)
     assessment = init.assess(service)
     if assessment.verdict == UNKNOWN:
         return Outcome("unknown", f"{init.name} has no service {service!r}")
@@ -36,7 +47,7 @@ def recover(entry, init, override=None, restart_timeout: float = 60.0,
     if _back_already(entry, seen):
         # Started meanwhile by someone else (systemd's Restart= finishing between the crash
         # and this job, an operator): a restart now would be a second one.
-        return Outcome("deferred", f"{service} is running again, started by {init.name} or an operator")
+        return _running_again(service, init)
     test = (gate or ConfigGate()).check(entry.processname, override.config_test if override else None)
     if test is not None and not test.ok:
         return Outcome("config", test.detail)
@@ -51,6 +62,22 @@ def recover(entry, init, override=None, restart_timeout: float = 60.0,
         init.reset_failed(service)
     result = init.restart(service, timeout=restart_timeout)
     return Outcome("restarted" if result.ok else "failed", result.detail)
+
+
+def _running_again(service: str, init) -> Outcome:
+    return Outcome("deferred", f"{service} is running again, started by {init.name} or an operator")
+
+
+def _comes_back(entry, seen: ProcessIdentity | None, clock) -> bool:
+    """Whether the service is back within OWN_RESTART_PATIENCE, looked at ever less often."""
+    deadline = clock.monotonic() + OWN_RESTART_PATIENCE
+    pause = FIRST_LOOK
+    while clock.monotonic() < deadline:
+        clock.sleep(pause)
+        if _back_already(entry, seen):
+            return True
+        pause = min(pause * 2, LONGEST_LOOK)
+    return False
 
 
 def _last_master(entry, seen: ProcessIdentity | None) -> ProcessIdentity | None:
@@ -87,7 +114,21 @@ def discard_stale_pidfile(entry, seen: ProcessIdentity | None = None) -> None:
     if not observed.stale_pidfile:
         return
     try:
-        os.unlink(entry.pidfile)
+        _unlink_in_checked_folder(entry.pidfile)
     except FileNotFoundError:
         return
+    except OSError as exc:  # UnsafePath included: a folder on the way was swapped for a symlink
+        LOG.warning("cannot remove %s before restarting %s: %s", entry.pidfile, entry.processname, exc)
+        return
     LOG.warning("removed %s before restarting %s: %s", entry.pidfile, entry.processname, observed.reason)
+
+
+def _unlink_in_checked_folder(pidfile: str) -> None:
+    """Unlink `pidfile` in its folder reached by safepath: the folders on the way may belong to
+    the service's user, who could swap one for a symlink between the look and the unlink and
+    have root remove a file of that name anywhere."""
+    folder = open_folder(os.path.dirname(os.path.abspath(pidfile)))
+    try:
+        os.unlink(os.path.basename(pidfile), dir_fd=folder)
+    finally:
+        os.close(folder)

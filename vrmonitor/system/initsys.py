@@ -59,6 +59,10 @@ class InitSystem(Protocol):
 
     def knows(self, service: str) -> bool: ...
 
+    def learn(self, service: str) -> None: ...
+
+    def restarts_itself(self, service: str) -> bool: ...
+
 
 def find_command(name: str) -> str | None:
     """Full path of command `name`: PATH first, then the usual sbin and bin directories."""
@@ -147,6 +151,12 @@ class SysV:
     def knows(self, service: str) -> bool:
         return _valid_name(service) and os.path.isfile(self._script(service))
 
+    def learn(self, service: str) -> None:
+        """SysV has no restart policy to learn."""
+
+    def restarts_itself(self, service: str) -> bool:
+        return False
+
 
 class Systemd:
     """Services run by systemd, driven with `systemctl`."""
@@ -155,6 +165,8 @@ class Systemd:
 
     def __init__(self, runner=run):
         self._runner = runner
+        # Each unit's Restart= as systemd last told it (show()); read by recovery threads.
+        self._restart_policy: dict[str, str] = {}
 
     def restart(self, service: str, timeout: float = 60.0) -> ActionResult:
         if not _valid_name(service):
@@ -188,7 +200,21 @@ class Systemd:
             key, sep, value = line.partition("=")
             if sep:
                 properties[key.strip()] = value.strip()
+        self._restart_policy[service] = properties.get("Restart", "")
         return properties
+
+    def learn(self, service: str) -> None:
+        """Ask for the unit's restart policy once, while the service runs (so that a crash
+        later needs no question to systemd while systemd itself restarts the unit)."""
+        if service not in self._restart_policy:
+            self.show(service)
+
+    def restarts_itself(self, service: str) -> bool:
+        """Whether the unit's Restart= (as last learnt) may bring its service back itself.
+
+        Any policy but `no` counts: how the process died is not known here, and a unit that
+        does not restart after all is asked about once the recovery stops waiting for it."""
+        return self._restart_policy.get(service, "no") not in ("", "no")
 
     def reset_failed(self, service: str) -> None:
         """`systemctl reset-failed`: a failed unit (start-limit-hit included) may start again."""
