@@ -7,7 +7,8 @@ What Prometheus' HTTP API must show: a service killed and restarted at once (its
 and VrmonitorServiceRestarted), a service killed and kept down (its state, failed attempts,
 VrmonitorServiceDown firing, then resolving once it is back), a daemon killed with SIGKILL and
 started again (VrmonitorRestartedByWatchdog), every query of the shipped dashboard evaluating
-with data, and `vrmonitor_up 0` after a clean stop.
+with data, and `vrmonitor_up 0` after a clean stop. And the issue's bound: each kill is in a
+sample stamped within one scrape interval + 2 s of the daemon noticing it (tests/fleet/latency.py).
 """
 
 import os
@@ -21,12 +22,14 @@ import pytest
 
 from tests.prom_stack import NodeExporter, PrometheusServer, dashboard_expressions, quick_rules, running
 from tests.conftest import require_root
+from tests.fleet.latency import first_sample, noticed
 from tests.vmroot import FAST_SERVICES_TOML, VmRoot
 from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 
 SECTION = "crashsvc"
+SCRAPE_INTERVAL = 1.0  # seconds; also the rules' evaluation interval
 
 
 class HeldVmRoot(VmRoot):
@@ -64,7 +67,8 @@ def _stack(vm: HeldVmRoot, folder: Path):
     assert vm.service_ctl("start").returncode == 0
     wait_for(vm.service_pid, "the service runs")
     exporter = NodeExporter(textfiles, folder / "node-exporter.log")
-    server = PrometheusServer(folder / "prometheus", [exporter.address], quick_rules(folder))
+    server = PrometheusServer(folder / "prometheus", [exporter.address], quick_rules(folder),
+                              interval=f"{SCRAPE_INTERVAL:g}s")
     with running(exporter, server):
         vm.start_daemon()
         exporter.wait_ready()
@@ -133,3 +137,34 @@ def test_a_killed_service_a_dead_daemon_and_the_dashboard_through_prometheus(sta
     vm.stop_daemon()
     sample(server, "vrmonitor_up", lambda v: v == 0, "Prometheus sees vrmonitor_up 0")
     assert 'vrmonitor_up 0\n' in exporter.metrics()
+
+
+def test_each_kill_is_sampled_within_one_scrape_interval_and_2_s_of_the_daemon_noticing_it(stack):
+    """Three kills restarted at once (only the restart counter can show them) and one kept down
+    (the state shows it): the first sample showing each is stamped at most one scrape interval
+    + 2 s after the daemon's alert journal says it noticed the exit."""
+    vm, exporter, server = stack
+    labels = {"service": SECTION, "instance": exporter.address}
+    delays = []
+    for kill in range(4):
+        keep_down = kill == 3
+        wait_for(lambda: vm.service_pid() and vm.sees_service_up()
+                 and vm.service_state().get("on_trial_monotonic") is None, "the service runs, its restart held")
+        sample(server, f'vrmonitor_service_state{{service="{SECTION}",state="up"}}', lambda v: v == 1,
+               "Prometheus sees the service up")
+        sample(server, f'vrmonitor_service_restarts_total{{service="{SECTION}"}}', lambda v: v == kill,
+               "Prometheus has the restarts so far")
+        if keep_down:
+            vm.hold.touch()
+        at = time.time()
+        os.kill(vm.service_pid(), signal.SIGKILL)
+        noticed_at = wait_for(lambda: noticed(vm.alerts(), at), "the daemon's alert of the exit", step=0.1)
+        sampled_at = wait_for(lambda: first_sample(server, labels, at, restarts_before=kill),
+                              "a sample showing the kill", within=30, step=0.2)
+        delays.append(sampled_at - noticed_at)
+        if keep_down:
+            vm.hold.unlink()
+    print(f"kill noticed to first sample (scrape interval {SCRAPE_INTERVAL:g} s): "
+          + ", ".join(f"{d:.3f} s" for d in delays))
+    # The lower bound only guards the measurement (a sample before the notice cannot show it).
+    assert all(-0.1 <= d <= SCRAPE_INTERVAL + 2 for d in delays), delays
