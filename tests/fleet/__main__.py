@@ -1,16 +1,16 @@
 """`python3 -m tests.fleet [--routers 10,25,50] [--interval 5s]`: run the fleet simulation, print
-its table, and replace the "Prometheus fleet" section of docs/benchmarks.md with it (unless
---no-write). Needs root (init scripts in /etc/init.d) and Debian's prometheus and
-prometheus-node-exporter; run it alone (the shared daemons lock)."""
+its table, and replace the part between the `make fleet` markers of docs/benchmarks.md (its
+"Prometheus fleet" section) with it, unless --no-write; the rest of the file stays as it is.
+Needs root (init scripts in /etc/init.d) and Debian's prometheus and prometheus-node-exporter;
+run it alone (the shared daemons lock)."""
 
 import argparse
-import re
 import sys
-from pathlib import Path
 
+from tests.bench.report import BENCHMARKS, ReportLayoutError, check_layout, write_generated
 from tests.fleet.sim import markdown, run
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "docs/benchmarks.md"
+OWNER = "make fleet"  # its markers in docs/benchmarks.md
 
 
 def main() -> int:
@@ -24,13 +24,19 @@ def main() -> int:
     sizes = [int(n) for n in args.routers.split(",")]
     if sizes != sorted(sizes) or sizes[0] < 1:
         parser.error("--routers: growing sizes of at least 1")
+    if not args.no_write:
+        try:  # before the run, which takes many minutes
+            check_layout(BENCHMARKS, OWNER)
+        except (ReportLayoutError, OSError) as exc:
+            parser.error(f"cannot update the report: {exc}")
     section = markdown(run(sizes, args.interval, args.idle, args.kills), args.interval)
     print(section)
     if not args.no_write:
-        text = BENCHMARKS.read_text()
-        pattern = re.compile(r"^## Prometheus fleet\n.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL)
-        text = pattern.sub(lambda _: section + "\n", text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + section
-        BENCHMARKS.write_text(text)
+        try:
+            write_generated(BENCHMARKS, OWNER, section)
+        except (ReportLayoutError, OSError) as exc:
+            print(f"make fleet: cannot update the report: {exc}", file=sys.stderr)
+            return 2
     return 0
 
 
