@@ -177,6 +177,7 @@ def _proc(tmp_path, pid: int, argv: list[str], sockets: dict[str, str], tcp_rows
     (folder / "fd").mkdir(parents=True)
     (folder / "net").mkdir()
     (folder / "cmdline").write_bytes(b"\0".join(a.encode() for a in argv) + b"\0")
+    (folder / "status").write_text("Name:\tjava\nUid:\t0\t0\t0\t0\n")  # root's, as the agent is
     for fd, inode in sockets.items():
         os.symlink(f"socket:[{inode}]", folder / "fd" / fd)
     header = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"

@@ -154,7 +154,9 @@ class HealthEngine:
                          "duration_ms": round(result.duration_ms, 1), "message": result.message[:200]})
             history[result.name] = kept
         try:
-            atomic_write(path, json.dumps(history, indent=1) + "\n")
+            # Check messages are root's (the reference kept them in /root): 0600 even when a
+            # run before any daemon made /var/lib/vrmonitor (0755, as atomic_write makes folders).
+            atomic_write(path, json.dumps(history, indent=1) + "\n", mode=0o600)
         except OSError as exc:
             LOG.error("cannot write %s: %s", path, exc)
 
