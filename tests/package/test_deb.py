@@ -15,6 +15,7 @@ there for the install and removed afterwards.
 import io
 import os
 import re
+import shutil
 import subprocess
 import time
 import tarfile
@@ -33,13 +34,19 @@ POLICY_RC_D = Path("/usr/sbin/policy-rc.d")
 
 # What goes into the .deb: a change to any of these makes the .deb in dist/ stale.
 PACKAGED_SOURCES = ("setup.py", "pyproject.toml", "bin/", "vrmonitor/", "debian/", "systemd/",
-                    "etc/", "docs/man/")
+                    "etc/", "docs/man/", "contrib/")
 # Exactly the Debian packages the binary package depends on (`python3` from ${python3:Depends}).
 EXPECTED_DEPENDS = {"python3-psutil", "python3-netifaces", "python3-scapy", "python3-daemon",
                     "python3-jsonschema", "python3"}
 # vrmonitor's own folders: purge leaves none (the state and runtime ones come from the daemon).
 OWN_FOLDERS = ("/etc/vrmonitor", "/var/lib/vrmonitor", "/run/vrmonitor")
 PROM_FILE = Path("/var/lib/prometheus/node-exporter/vrmonitor.prom")
+# For the operator's Prometheus and Grafana (docs/monitoring.md): installed path -> contrib file.
+FLEET_FILES = {
+    "/usr/share/vrmonitor/prometheus/vrmonitor.rules.yml": "contrib/prometheus/vrmonitor.rules.yml",
+    "/usr/share/vrmonitor/prometheus/vrmonitor.rules.test.yml": "contrib/prometheus/vrmonitor.rules.test.yml",
+    "/usr/share/vrmonitor/grafana/vrmonitor-fleet.json": "contrib/grafana/vrmonitor-fleet.json",
+}
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 
@@ -117,13 +124,27 @@ def deb_field(built: Built, field: str) -> str:
     return done.stdout.strip()
 
 
-def deb_paths(built: Built) -> list[str]:
+def deb_files(built: Built) -> dict[str, tarfile.TarInfo]:
+    """The data archive's members by absolute path, and the archive's bytes."""
     done = subprocess.run(["dpkg-deb", "--fsys-tarfile", str(built.deb)], capture_output=True,
                           check=False)
     assert done.returncode == 0, done.stderr.decode(errors="replace")
     with tarfile.open(fileobj=io.BytesIO(done.stdout)) as archive:
-        names = [member.name for member in archive.getmembers()]
-    return ["/" + name.removeprefix(".").strip("/") for name in names]
+        return {"/" + member.name.removeprefix(".").strip("/"): member for member in archive.getmembers()}
+
+
+def deb_paths(built: Built) -> list[str]:
+    return list(deb_files(built))
+
+
+def deb_file_bytes(built: Built, path: str) -> bytes:
+    done = subprocess.run(["dpkg-deb", "--fsys-tarfile", str(built.deb)], capture_output=True,
+                          check=False)
+    assert done.returncode == 0, done.stderr.decode(errors="replace")
+    with tarfile.open(fileobj=io.BytesIO(done.stdout)) as archive:
+        extracted = archive.extractfile("." + path)
+        assert extracted is not None, f"{path} is not a regular file in the .deb"
+        return extracted.read()
 
 
 def test_lintian_reports_no_error_or_warning(built):
@@ -164,6 +185,17 @@ def test_ships_unit_init_script_manual_and_config(built):
                      "/usr/share/man/man1/vrmonitor.1.gz", "/etc/vrmonitor/vrmonitor.toml",
                      "/usr/share/doc/vrmonitor/copyright"):
         assert expected in paths
+
+
+def test_ships_the_prometheus_rules_their_tests_and_the_grafana_dashboard(built):
+    members = deb_files(built)
+    for path, source in FLEET_FILES.items():
+        assert path in members, f"{path} missing from the .deb"
+        assert members[path].isfile() and members[path].mode == 0o644, (path, oct(members[path].mode))
+        assert deb_file_bytes(built, path) == (PROJECT / source).read_bytes(), f"{path} differs from {source}"
+    # Nothing else under the folder: what docs/monitoring.md lists is what is there.
+    assert sorted(p for p in members if p.startswith("/usr/share/vrmonitor/") and members[p].isfile()) == \
+        sorted(FLEET_FILES)
 
 
 def test_default_config_is_a_conffile(built):
@@ -250,6 +282,18 @@ def test_version_under_debian_python(installed, tmp_path):
 def test_validate_config_on_an_empty_root(installed, tmp_path):
     done = run(["/usr/bin/vrmonitor", "--root", str(tmp_path), "validate-config"], cwd=tmp_path)
     assert done.returncode == 0, described(done)
+
+
+def test_the_installed_rules_pass_promtool_where_they_are(installed):
+    tool = shutil.which("promtool")
+    assert tool, "promtool missing: Debian's prometheus package (scripts/setup-test-env)"
+    folder = "/usr/share/vrmonitor/prometheus"
+    assert [path for path in FLEET_FILES if path in installed] == list(FLEET_FILES)
+    checked = run([tool, "check", "rules", f"{folder}/vrmonitor.rules.yml"])
+    assert checked.returncode == 0, described(checked)
+    # The tests name their rules file relative to themselves: they run from any folder.
+    tested = run([tool, "test", "rules", f"{folder}/vrmonitor.rules.test.yml"], cwd="/")
+    assert tested.returncode == 0 and tested.stdout.strip().endswith("SUCCESS"), described(tested)
 
 
 def test_systemd_unit_verifies(installed):
