@@ -11,8 +11,9 @@ import sys
 from vrmonitor import ROOT_ENV, __version__
 from vrmonitor.commands import COMMANDS
 
-# argparse is imported once there is more to parse than `--version`, and logging, pathlib and
-# dataclasses after parsing, so `--version` costs little more than the interpreter's start.
+# argparse is imported once there is more to parse than `--version`, so that `--version` costs
+# little more than the interpreter's start; logging is configured once something imports it,
+# and pathlib and dataclasses come with the command that needs them (`status` does not).
 VERSION = f"vrmonitor {__version__}"
 
 EXIT_USAGE = 2
@@ -73,16 +74,17 @@ def main(argv: list[str] | None = None) -> int:
     options = build_parser().parse_args(argv)
     parser, module = command_parser(options.command)
     args = parser.parse_args(options.arguments, namespace=options)
-    import logging
-
     from vrmonitor.commands.context import Context
     from vrmonitor.errors import ConfigError, VrMonitorError
-    from vrmonitor.paths import Paths
+    from vrmonitor.locations import chosen_root
+    from vrmonitor.system.lazy_logging import configure_when_imported
 
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
-                        format="vrmonitor: %(levelname)s: %(message)s", stream=sys.stderr)
-    paths = Paths.from_option(args.root)
-    context = Context(paths=paths, config_file=args.config or str(paths.config_file))
+    def configure(logging):
+        logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                            format="vrmonitor: %(levelname)s: %(message)s", stream=sys.stderr)
+
+    configure_when_imported(configure)
+    context = Context(chosen_root(args.root), args.config)
     error = _error_printer()
     try:
         return module.run(args, context)

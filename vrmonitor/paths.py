@@ -5,17 +5,14 @@ configuration values (a service's pidfile) and `/proc`, `/sys` are never relocat
 Messages meant for the management server keep using the contract paths (`vm_path`).
 """
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from vrmonitor import ROOT_ENV
+from vrmonitor import locations
+from vrmonitor.locations import CLOUD_BIN, VM_HOME
 
 HEALTH_KINDS = ("basic", "advanced")
-# Contract folders as on a VM: root's home (every MS command's and check's working folder) and
-# the folder of CloudStack's scripts.
-VM_HOME = "/root"
-CLOUD_BIN = "/opt/cloud/bin"
+__all__ = ["CLOUD_BIN", "HEALTH_KINDS", "VM_HOME", "Paths"]
 
 
 @dataclass(frozen=True)
@@ -25,8 +22,7 @@ class Paths:
     @classmethod
     def from_option(cls, root: str | None) -> "Paths":
         """The root given on the command line, else $VRMONITOR_ROOT, else `/`."""
-        chosen = root or os.environ.get(ROOT_ENV) or "/"
-        return cls(Path(os.path.abspath(chosen)))
+        return cls(Path(locations.chosen_root(root)))
 
     def under(self, vm_path: str) -> Path:
         """The location of a contract path (as on a real VM) under this root."""
@@ -35,21 +31,21 @@ class Paths:
     # vrmonitor's own files
     @property
     def config_file(self) -> Path:
-        return self.under("/etc/vrmonitor/vrmonitor.toml")
+        return self.under(locations.CONFIG_FILE)
 
     @property
     def state_dir(self) -> Path:
-        return self.under("/var/lib/vrmonitor")
+        return self.under(locations.STATE_DIR)
 
     @property
     def daemon_state(self) -> Path:
         """What the running daemon sees, for `vrmonitor status` and basic health runs."""
-        return self.state_dir / "daemon.json"
+        return self.under(locations.DAEMON_STATE)
 
     @property
     def health_history(self) -> Path:
         """Each check's last results, for `vrmonitor status` and the Prometheus export."""
-        return self.state_dir / "health-history.json"
+        return self.under(locations.HEALTH_HISTORY)
 
     @property
     def health_history_lock(self) -> Path:
@@ -90,7 +86,7 @@ class Paths:
 
     @property
     def health_checks_data(self) -> Path:
-        return self.under(f"{VM_HOME}/health_checks_data.json")
+        return self.under(locations.HEALTH_CHECKS_DATA)
 
     @property
     def health_checks_dir(self) -> Path:
@@ -102,7 +98,7 @@ class Paths:
         return self.under(VM_HOME)
 
     def results_file(self, kind: str) -> Path:
-        return self.under(f"{VM_HOME}/{kind}_monitor_results.json")
+        return self.under(locations.results_file(kind))
 
     def failing_file(self, kind: str) -> Path:
         return self.under(f"{VM_HOME}/{kind}_failing_health_checks")
@@ -113,7 +109,7 @@ class Paths:
 
     @property
     def monitor_log(self) -> Path:
-        return self.under("/var/log/monitor.log")
+        return self.under(locations.MONITOR_LOG)
 
     @property
     def release_file(self) -> Path:
@@ -143,7 +139,7 @@ class Paths:
     @property
     def cmdline(self) -> Path:
         """The boot arguments of every system VM type (contract 10.2)."""
-        return self.under("/var/cache/cloud/cmdline")
+        return self.under(locations.CMDLINE)
 
     @property
     def boot_up_done(self) -> Path:

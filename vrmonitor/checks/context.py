@@ -2,32 +2,24 @@
 
 A check runs as `<name> basic|advanced` with cwd /root. It acts only for its own kind; for the
 other kind (or no argument) it prints nothing and exits 0, which the runner reads as "not
-applicable". It answers with one message on stdout and exit 0 (pass) or 1 (fail).
+applicable". It answers with one message on stdout and exit 0 (pass) or 1 (fail): answer(),
+from checks/answer.py, which a check that needs none of this imports alone.
 """
 
 import ipaddress
 import math
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from vrmonitor.checks.answer import answer
 from vrmonitor.cloudstack.health_data import config_records
 from vrmonitor.errors import CheckError, ConfigError
 from vrmonitor.paths import Paths
 
-PASS, FAIL = 0, 1
-
-
 def applies(argv: list[str], kind: str) -> bool:
     """Whether this run (`argv` as the script got it) is for the check's kind."""
     return len(argv) >= 1 and argv[0] == kind
-
-
-def answer(message: str, ok: bool) -> int:
-    """Print the check's message and return its exit code."""
-    sys.stdout.write(message.rstrip("\n") + "\n")
-    return PASS if ok else FAIL
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,9 @@ folder.
 """
 
 import os
-from pathlib import Path
 
-from vrmonitor.checks.context import answer
-from vrmonitor.paths import Paths
+from vrmonitor.checks.answer import answer
+from vrmonitor.locations import chosen_root, under
 
 # contract path -> what the management server is told when its file system is read-only
 FOLDERS = {
@@ -25,23 +24,27 @@ FOLDERS = {
 }
 
 
-def read_only(folder: Path, root: Path) -> bool:
+def read_only(folder: str, root: str) -> bool:
     """Whether the file system holding `folder` (or its nearest existing parent up to `root`)
-    is mounted read-only. OSError other than a missing folder goes to the caller."""
+    is mounted read-only; both absolute and normalized. OSError other than a missing folder
+    goes to the caller."""
     while True:
         try:
             return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
         except FileNotFoundError:
-            if folder == root or folder == folder.parent:
+            parent = os.path.dirname(folder)
+            if folder == root or folder == parent:
                 raise
-            folder = folder.parent
+            folder = parent
 
 
 def main(argv: list[str], root: str) -> int:
-    paths = Paths.from_option(root)
+    # Strings, not Paths: pathlib would cost this check, called before every results fetch,
+    # about as much as the interpreter's start.
+    top = chosen_root(root)
     for vm_path, message in FOLDERS.items():
         try:
-            if read_only(paths.under(vm_path), paths.root):
+            if read_only(under(top, vm_path), top):
                 return answer(message, ok=False)
         except OSError as exc:
             return answer(f"Cannot check the file system of {vm_path}: {exc.strerror or exc}",

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Mapping
 
+from vrmonitor.cloudstack.cmdline_file import name_of, parse_tokens, read_tokens, role_of
 from vrmonitor.paths import Paths
 
 ROUTER_ROLES = ("router", "vpcrouter", "dhcpsrvr")
@@ -21,12 +22,7 @@ SYSTEM_VM_ROLES = (SECSTORAGE, CONSOLEPROXY)
 
 def parse_cmdline(text: str) -> Mapping[str, str]:
     """key -> value of every `key=value` token (a later key wins, as a shell reader's would)."""
-    found: dict[str, str] = {}
-    for token in text.split():
-        key, sep, value = token.partition("=")
-        if sep and key:
-            found[key] = value
-    return MappingProxyType(found)
+    return MappingProxyType(parse_tokens(text))
 
 
 @dataclass(frozen=True)
@@ -42,12 +38,12 @@ class BootArgs:
     @property
     def role(self) -> str | None:
         """`type`: router, vpcrouter, secstorage, consoleproxy, ...; None when unknown."""
-        return self.args.get("type") or None
+        return role_of(self.args)
 
     @property
     def name(self) -> str | None:
         """The instance name (`r-4-VM`, `s-1-VM`, `v-2-VM`), None when absent."""
-        return self.args.get("name") or None
+        return name_of(self.args)
 
     @property
     def is_system_vm(self) -> bool:
@@ -85,8 +81,5 @@ class BootArgs:
 
 def read_cmdline(paths: Paths) -> BootArgs:
     """The boot arguments under this root; empty (role unknown) when the file cannot be read."""
-    try:
-        text = paths.cmdline.read_bytes().decode("utf-8", "replace")
-    except OSError:
-        return BootArgs()
-    return BootArgs(parse_cmdline(text), present=True)
+    tokens = read_tokens(str(paths.root))
+    return BootArgs() if tokens is None else BootArgs(MappingProxyType(tokens), present=True)

@@ -7,19 +7,17 @@ never a traceback. Keys the contract does not know are allowed, since a newer ma
 server may add some.
 """
 
-import json
 import logging
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Mapping
 
+from vrmonitor.cloudstack.health_document import CONTRACT_PATH, DEFAULT_INTERVALS, read_document
 from vrmonitor.cloudstack.records import parse_records
-from vrmonitor.config.input_file import read_input_file
 from vrmonitor.errors import ConfigError
 
 LOG = logging.getLogger(__name__)
 
-CONTRACT_PATH = "/root/health_checks_data.json"
 SCHEMA = "health_checks_data"
 
 
@@ -34,8 +32,8 @@ class HealthChecksData:
     Intervals are in minutes; 0 means that kind of run is not scheduled.
     """
 
-    basic_interval: int = 3
-    advanced_interval: int = 0
+    basic_interval: int = DEFAULT_INTERVALS["basic"]
+    advanced_interval: int = DEFAULT_INTERVALS["advanced"]
     enabled: bool = False
     excluded: tuple[str, ...] = ()
     config: Mapping[str, str] = field(default_factory=_no_config)
@@ -58,24 +56,6 @@ def load_health_data(path, source: str = CONTRACT_PATH) -> HealthChecksData | No
     """
     document = read_document(path, source)
     return None if document is None else parse_health_data(document, source)
-
-
-def read_document(path, source: str = CONTRACT_PATH):
-    """The decoded JSON of the file, None when it is missing; ConfigError when unreadable."""
-    data = read_input_file(path, source, "health checks disabled")
-    if data is None:
-        return None
-    try:
-        return json.loads(data.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise ConfigError(source, [f"{source}: invalid JSON: not UTF-8 (byte {exc.start})"]) from exc
-    except json.JSONDecodeError as exc:
-        raise ConfigError(source, [
-            f"{source}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"]) from exc
-    except ValueError as exc:  # a number of more than 4300 digits
-        raise ConfigError(source, [f"{source}: invalid JSON: {exc}"]) from exc
-    except RecursionError as exc:
-        raise ConfigError(source, [f"{source}: invalid JSON: nested too deeply"]) from exc
 
 
 def config_records(path, key: str, source: str = CONTRACT_PATH) -> list[dict[str, str]] | None:

@@ -3,6 +3,8 @@
 Exit 0 all well, 1 something failing, 3 the daemon is not running (interface.md 5).
 """
 
+from vrmonitor.cloudstack.cmdline_file import name_of, role_of
+
 EXIT_FAILING = 1
 EXIT_NOT_RUNNING = 3
 
@@ -15,21 +17,23 @@ def run(args, context) -> int:
     import json
     import time
 
-    from vrmonitor.cloudstack.cmdline import read_cmdline
+    from vrmonitor.cloudstack.cmdline_file import read_tokens
     from vrmonitor.health.history import read_history
-    from vrmonitor.services.saved_state import read_daemon_state
+    from vrmonitor.locations import HEALTH_HISTORY, under
+    from vrmonitor.services.saved_state import read_daemon_state_under
     from vrmonitor.services.snapshot import ServiceSnapshot
-    from vrmonitor.system.identity import still_running
+    from vrmonitor.system.proc_stat import still_running
 
+    # Files read by their locations under the root, not through Paths: no pathlib to import.
     # A damaged file is logged (stderr), set aside and shown as absent.
-    state = read_daemon_state(context.paths)
+    state = read_daemon_state_under(context.root)
     running = False
     if state is not None and "pid" in state:
         running = still_running(state["pid"], state.get("started_ticks"))
     services = state.get("services", {}) if state is not None else {}
     typed = {name: ServiceSnapshot.from_dict(s) for name, s in services.items()}
-    checks = read_history(context.paths.health_history)
-    boot = read_cmdline(context.paths)
+    checks = read_history(under(context.root, HEALTH_HISTORY))
+    boot = read_tokens(context.root)
     failing = sorted(name for name, s in typed.items() if s.state != "up")
     failing += sorted(name for name, runs in checks.items() if runs and runs[-1].get("status") != "pass")
 
@@ -37,7 +41,7 @@ def run(args, context) -> int:
         print(json.dumps({"daemon": {"running": running, "pid": state.get("pid") if state else None,
                                      "init": state.get("init") if state else None,
                                      "updated": state.get("updated") if state else None},
-                          "role": {"type": boot.role, "name": boot.name},
+                          "role": {"type": role_of(boot or {}), "name": name_of(boot or {})},
                           "services": services, "checks": checks, "failing": failing}, indent=1))
     else:
         _print_text(state, running, typed, time)
@@ -48,12 +52,14 @@ def run(args, context) -> int:
     return EXIT_FAILING if failing else 0
 
 
-def _role_line(boot) -> str:
-    """Which system VM this is, from /var/cache/cloud/cmdline (docs/system-vms.md)."""
-    if boot.role is None:
-        why = "no type= in" if boot.present else "no"
+def _role_line(boot: dict[str, str] | None) -> str:
+    """Which system VM this is, from /var/cache/cloud/cmdline (docs/system-vms.md); boot: its
+    tokens, None when it could not be read."""
+    role, name = role_of(boot or {}), name_of(boot or {})
+    if role is None:
+        why = "no type= in" if boot is not None else "no"
         return f"role: unknown ({why} /var/cache/cloud/cmdline)"
-    return f"role: {boot.role}" + (f" ({boot.name})" if boot.name else "")
+    return f"role: {role}" + (f" ({name})" if name else "")
 
 
 def _print_text(state, running, services: dict, time) -> None:

@@ -5,42 +5,46 @@ normal outcome they print only their answer. Warnings (an invalid vrmonitor.toml
 that was ignored, a run that did not finish in time) go to vrmonitor's log,
 /var/log/monitor.log, never to stderr. Whatever goes wrong inside becomes one line on stderr and
 a non-zero exit, never a traceback and never a stray byte on stdout.
+
+Logging is set up only once something imports it (system/lazy_logging.py): the normal paths of
+the entry points called every few minutes log nothing, and its import would double their cost.
 """
 
 import importlib
-import logging
 import os
 import sys
+import warnings
 
-from vrmonitor.paths import Paths
+from vrmonitor.locations import MONITOR_LOG, chosen_root, under
+from vrmonitor.system.lazy_logging import configure_when_imported
 
 DEBUG_ENV = "VRMONITOR_DEBUG"
 
 
-class _LogFile(logging.FileHandler):
-    """Appends to the log; a log that cannot be opened or written (read-only, full, absent
-    folder) is silently skipped, since logging's default would print the failure on stderr
-    (and the delayed open happens outside logging's own error handling)."""
+def log_to_file(root: str, name: str) -> None:
+    """Send this process's warnings (logging and the warnings module) to vrmonitor's log, from
+    the moment logging is imported or a warning is issued."""
+    log = under(chosen_root(root), MONITOR_LOG)
 
-    def emit(self, record):
-        try:
-            super().emit(record)
-        except OSError:
-            pass
+    def configure(logging):
+        from vrmonitor.system.log_file import LogFile
 
-    def handleError(self, record):  # noqa: N802 (logging's name)
-        pass
+        handler = LogFile(log, delay=True, encoding="utf-8", errors="replace")
+        handler.setFormatter(logging.Formatter(
+            f"%(asctime)s {name}[%(process)d]: %(levelname)s: %(message)s"))
+        logger = logging.getLogger()
+        logger.handlers[:] = [handler]
+        logger.setLevel(logging.WARNING)
+        logging.captureWarnings(True)
 
+    def first_warning(*args, **kwargs):
+        import logging  # noqa: F401  (configure() runs: warnings.showwarning is logging's now)
 
-def log_to_file(paths: Paths, name: str) -> None:
-    """Send this process's warnings (logging and the warnings module) to vrmonitor's log."""
-    handler = _LogFile(paths.monitor_log, delay=True, encoding="utf-8", errors="replace")
-    handler.setFormatter(logging.Formatter(
-        f"%(asctime)s {name}[%(process)d]: %(levelname)s: %(message)s"))
-    logger = logging.getLogger()
-    logger.handlers[:] = [handler]
-    logger.setLevel(logging.WARNING)
-    logging.captureWarnings(True)
+        warnings.showwarning(*args, **kwargs)
+
+    if "logging" not in sys.modules:  # a fresh logging's captureWarnings() replaces this
+        warnings.showwarning = first_warning
+    configure_when_imported(configure)
 
 
 def call(module: str, name: str, argv: list[str], root: str) -> int:
@@ -49,7 +53,7 @@ def call(module: str, name: str, argv: list[str], root: str) -> int:
     module: a module under vrmonitor.compat (`get_router_alerts`), or a full dotted name
     (`vrmonitor.checks.cpu_usage`)."""
     try:
-        log_to_file(Paths.from_option(root), name)
+        log_to_file(root, name)
         entry = importlib.import_module(module if "." in module else f"vrmonitor.compat.{module}")
         return entry.main(argv, root)
     except KeyboardInterrupt:

@@ -8,24 +8,25 @@ Otherwise the run happens here, under the same lock as the daemon's. Nothing on 
 
 import sys
 
-from vrmonitor.paths import Paths
-
 NAME = "monitorServices.py"
 KINDS = ("basic", "advanced")
 
 
 def main(argv: list[str], root: str) -> int:
-    from vrmonitor.health.entry import engine_for, handed_to_daemon, run_kinds
+    from vrmonitor.health.handoff import handed_to_daemon
+    from vrmonitor.locations import chosen_root
 
     if len(argv) == 1 and argv[0] not in KINDS:
         print(f"{NAME}: unknown argument {argv[0]!r}: expected basic or advanced", file=sys.stderr)
         return 2
     kinds = (argv[0],) if len(argv) == 1 else KINDS
-    paths = Paths.from_option(root)
-    mine = tuple(kind for kind in kinds if not handed_to_daemon(paths, kind))
-    if not mine:  # the daemon's: no settings to read, no engine to build
+    mine = tuple(kind for kind in kinds if not handed_to_daemon(chosen_root(root), kind))
+    if not mine:  # the daemon's: no settings to read, no engine to build, no logging
         return 0
-    problems = run_kinds(engine_for(paths), mine)
+    from vrmonitor.health.entry import engine_for, run_kinds
+    from vrmonitor.paths import Paths
+
+    problems = run_kinds(engine_for(Paths.from_option(root)), mine)
     for problem in problems:  # cron mails what a failed run says; the server never runs this
         print(f"{NAME}: {problem}", file=sys.stderr)
     return 1 if problems else 0

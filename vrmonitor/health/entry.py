@@ -1,16 +1,12 @@
 """What the health entry points share: an engine for a root, and running kinds.
 
-The engine (vrmonitor.toml's settings, the runner) is imported only by a caller that runs
-checks: a cron run handed to the daemon needs neither, nor jsonschema or psutil.
+For a caller that runs checks: a cron run handed to the daemon (health/handoff.py) imports
+none of this, nor the engine (vrmonitor.toml's settings, the runner), jsonschema or psutil.
 """
 
 import logging
-import time
 
 LOG = logging.getLogger(__name__)
-
-# The daemon is keeping a kind's schedule when its results are younger than the interval plus this.
-SCHEDULE_SLACK = 30.0
 
 
 def engine_for(paths):
@@ -29,45 +25,6 @@ def engine_for(paths):
         LOG.warning("using default settings")
         settings = Settings()
     return HealthEngine(paths, settings.health, basic_services(paths, settings))
-
-
-def handed_to_daemon(paths, kind: str) -> bool:
-    """The running daemon runs this kind on schedule and its last results are current."""
-    from vrmonitor.health.services import daemon_services
-
-    if daemon_services(paths) is None:
-        return False
-    interval = scheduled_interval(paths, kind)
-    if interval <= 0:
-        return False
-    try:
-        age = time.time() - paths.results_file(kind).stat().st_mtime
-    except FileNotFoundError:
-        return False
-    return age <= interval + SCHEDULE_SLACK
-
-
-def scheduled_interval(paths, kind: str) -> int:
-    """Seconds between runs of `kind` by health_checks_data.json; 0 when not scheduled, or when
-    the file is absent or that key is not a valid interval.
-
-    Only the one key is read and checked, as the built-in checks read theirs: the whole file's
-    validation (jsonschema) is for whoever runs the checks."""
-    from vrmonitor.cloudstack.health_data import HealthChecksData, read_document
-    from vrmonitor.errors import ConfigError
-
-    try:
-        document = read_document(paths.health_checks_data)
-    except ConfigError:
-        return 0
-    if not isinstance(document, dict):
-        return 0
-    value = document.get(f"health_checks_{kind}_run_interval", HealthChecksData().interval(kind))
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return 0
-    if isinstance(value, float) and not value.is_integer():  # nan and inf included
-        return 0
-    return int(value) * 60 if value > 0 else 0
 
 
 def run_kinds(engine, kinds) -> list[str]:

@@ -7,20 +7,14 @@ is current, and a basic run neither re-checks nor restarts. Otherwise one monito
 import logging
 
 from vrmonitor.cloudstack.service_results import service_entries
-from vrmonitor.services.saved_state import read_daemon_state
-from vrmonitor.system.identity import still_running
+from vrmonitor.health import handoff
 
 LOG = logging.getLogger(__name__)
 
 
 def daemon_services(paths) -> dict | None:
     """The running daemon's service snapshot, or None when no daemon runs on this root."""
-    state = read_daemon_state(paths)  # damaged: logged, set aside; a one-shot pass instead
-    if state is None or "pid" not in state:
-        return None
-    if not still_running(state["pid"], state.get("started_ticks")):
-        return None
-    return state.get("services")
+    return handoff.daemon_services(str(paths.root))
 
 
 def basic_services(paths, settings):

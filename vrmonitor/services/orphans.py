@@ -22,8 +22,8 @@ from collections.abc import Set
 from dataclasses import dataclass
 
 from vrmonitor.clock import SystemClock
-from vrmonitor.system.identity import (ProcessIdentity, identify, is_named, pids_named, read_stat,
-                                       still_running)
+from vrmonitor.system.identity import ProcessIdentity, identify, is_named, pids_named, read_stat
+from vrmonitor.system.proc_stat import still_running
 
 LOG = logging.getLogger(__name__)
 

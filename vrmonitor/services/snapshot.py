@@ -2,51 +2,47 @@
 
 The one place its keys are spelled. The monitor writes it (to_dict), `vrmonitor status`, the
 Prometheus export and the next daemon of the same boot read it (from_dict), and saved_state
-checks a file's entries against the shapes kept here beside each field. The dict's keys come in
-the order daemon.json has always had them: other programs and tests read that file.
+checks a file's entries against the shapes in snapshot_shapes.py, one for each field here, in
+the same order (checked below). The dict's keys come in the order daemon.json has always had
+them: other programs and tests read that file.
 """
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 
-from vrmonitor.system import state_file as sf
+from vrmonitor.services.snapshot_shapes import PID_MAX, SHAPES
 
-PID_MAX = 4194304  # the kernel's PID_MAX_LIMIT
-SHAPE = "shape"  # the field's metadata key: how a state file's value is checked
-
-
-def _of(shape, default=None, **extra):
-    return field(default=default, metadata={SHAPE: shape}, **extra)
+__all__ = ["PID_MAX", "ServiceSnapshot"]
 
 
 @dataclass(frozen=True)
 class ServiceSnapshot:
-    processname: str = _of(sf.text, "")
-    servicename: str | None = _of(sf.nullable(sf.text))  # None: monitor.conf named no service
-    state: str = _of(sf.text, "unknown")  # up | down | degraded | unknown (not judged yet)
-    since: float | None = _of(sf.number())  # wall time of the last state change
-    reason: str = _of(sf.text, "")
-    pid: int | None = _of(sf.nullable(sf.integer(1, PID_MAX)))
-    recovering: bool = _of(sf.flag, False)
-    parked: bool = _of(sf.flag, False)
-    blocked: str | None = _of(sf.nullable(sf.text))
-    crash_loop: bool = _of(sf.flag, False)
-    restarts_last_hour: int = _of(sf.integer(), 0)
-    restarted_at: float | None = _of(sf.nullable(sf.number()))  # wall time
-    last_action: str = _of(sf.text, "")
-    last_outcome: str = _of(sf.text, "")
+    processname: str = ""
+    servicename: str | None = None  # None: monitor.conf named no service
+    state: str = "unknown"  # up | down | degraded | unknown (not judged yet)
+    since: float | None = None  # wall time of the last state change
+    reason: str = ""
+    pid: int | None = None
+    recovering: bool = False
+    parked: bool = False
+    blocked: str | None = None
+    crash_loop: bool = False
+    restarts_last_hour: int = 0
+    restarted_at: float | None = None  # wall time
+    last_action: str = ""
+    last_outcome: str = ""
     # What a restarted daemon of the same boot needs to carry on (services/carry_over.py).
-    restart_monotonic: tuple[float, ...] = _of(sf.list_of(sf.number()), ())
-    failed_attempts: int = _of(sf.integer(), 0)
-    down_alerted: bool = _of(sf.flag, False)
-    seen_up: bool = _of(sf.flag, False)
-    on_trial_monotonic: float | None = _of(sf.nullable(sf.number()))
-    seen_pid: int | None = _of(sf.nullable(sf.integer(1, PID_MAX)))
-    seen_start_ticks: int | None = _of(sf.nullable(sf.integer()))
+    restart_monotonic: tuple[float, ...] = ()
+    failed_attempts: int = 0
+    down_alerted: bool = False
+    seen_up: bool = False
+    on_trial_monotonic: float | None = None
+    seen_pid: int | None = None
+    seen_start_ticks: int | None = None
     # Counters for the Prometheus export, carried on by the next daemon of the same boot: every
     # restart seen (by vrmonitor, or the init system's own found at an exit) and every failed
     # attempt (failed, blocked, never came up, died on trial).
-    restarts_total: int = _of(sf.integer(), 0)
-    restart_failures_total: int = _of(sf.integer(), 0)
+    restarts_total: int = 0
+    restart_failures_total: int = 0
 
     def to_dict(self) -> dict:
         """daemon.json's form: every key, in its order; the restart times as a list."""
@@ -67,4 +63,8 @@ class ServiceSnapshot:
     @classmethod
     def shapes(cls) -> dict:
         """key -> shape, for system.state_file.record()."""
-        return {f.name: f.metadata[SHAPE] for f in fields(cls)}
+        return dict(SHAPES)
+
+
+if [f.name for f in fields(ServiceSnapshot)] != list(SHAPES):  # one shape per field, in order
+    raise ImportError("services/snapshot_shapes.py does not list ServiceSnapshot's fields in order")

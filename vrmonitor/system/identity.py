@@ -14,6 +14,7 @@ processes that read it on either side of one, it would call the same process ano
 import os
 from dataclasses import dataclass, field
 
+from vrmonitor.system.proc_stat import stat_fields
 from vrmonitor.system.safepath import read_regular, readable_by_others
 
 # /proc/PID/comm holds at most 15 characters of the name.
@@ -43,15 +44,8 @@ class ProcStat:
 
 def read_stat(pid: int) -> ProcStat | None:
     """/proc/PID/stat, zombies included; None when there is no such process."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            text = handle.read().decode("utf-8", "replace")
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-    # comm is in parentheses and may itself hold ") ": the last one ends it.
-    head, _, tail = text.rpartition(")")
-    fields = tail.split()
-    return ProcStat(head.partition("(")[2], fields[0], int(fields[1]), int(fields[19]))
+    fields = stat_fields(pid)
+    return None if fields is None else ProcStat(*fields)
 
 
 def wall_time_of(ticks: int) -> float:
@@ -59,7 +53,7 @@ def wall_time_of(ticks: int) -> float:
 
     The boot time is the kernel's (/proc/stat, a whole second, so up to a second early): the
     same clock as the kernel's file times, which this is compared with."""
-    import psutil  # here: still_running(), all a cron run handed to the daemon asks, needs none
+    import psutil  # here: proc_stat.still_running(), all a cron run handed to the daemon asks, needs none
 
     return psutil.boot_time() + ticks / CLOCK_TICKS
 
@@ -121,15 +115,6 @@ def identify(pid: int) -> ProcessIdentity | None:
 
 def same_process(a: ProcessIdentity, b: ProcessIdentity) -> bool:
     return a.pid == b.pid and a.start_ticks == b.start_ticks
-
-
-def still_running(pid, start_ticks) -> bool:
-    """Whether the process recorded as (`pid`, `start_ticks`), e.g. in a state file, still runs
-    (not a zombie): the same PID and start ticks, which is all identify() would compare."""
-    if not isinstance(pid, int) or not isinstance(start_ticks, int):
-        return False
-    stat = read_stat(pid)
-    return stat is not None and stat.state != "Z" and stat.start_ticks == start_ticks
 
 
 def is_named(identity: ProcessIdentity, processname: str) -> bool:

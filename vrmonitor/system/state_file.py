@@ -12,19 +12,27 @@ are read, and a damaged file never stops a reader:
 A damaged file is logged once (the file and what is wrong), renamed aside to
 `<name>.damaged-<UTC time>` (the newest KEEP_DAMAGED are kept, for a post-mortem) and None is
 returned: the caller starts afresh and its next write rebuilds the file.
+
+Logging and pathlib are imported only to report and set aside a damaged file: a sound one is
+read by cron's hand-off to the daemon and by `vrmonitor status`, which must start fast.
 """
+
+from __future__ import annotations
 
 import errno
 import json
-import logging
 import os
 import reprlib
 import stat
 import time
-from collections.abc import Callable
-from pathlib import Path
 
-LOG = logging.getLogger(__name__)
+TYPE_CHECKING = False  # typing's own flag would cost typing's import; mypy reads this one
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
+    # A shape checks a decoded value found at `where` (a dotted path) and raises Damaged.
+    Shape = Callable[[object, str], None]
 
 # vrmonitor's largest state file is a few hundred KiB (daemon.json with hundreds of services, a
 # long health history). 16 MiB leaves room for any real one, and bounds what a hostile file
@@ -50,11 +58,13 @@ class Damaged(Exception):
     """What makes a state file unusable; str() names the field."""
 
 
-# A shape checks a decoded value found at `where` (a dotted path) and raises Damaged.
-Shape = Callable[[object, str], None]
+def _log():
+    import logging
+
+    return logging.getLogger(__name__)
 
 
-def load(path: Path, shape: Shape):
+def load(path: str | Path, shape: Shape):
     """The document of state file `path`, or None: absent, unreadable, or damaged (set aside)."""
     identity = None
     try:
@@ -65,15 +75,15 @@ def load(path: Path, shape: Shape):
     except FileNotFoundError:
         return None
     except Damaged as exc:
-        LOG.warning("%s: %s; %s", path, exc, set_aside(path, identity))
+        _log().warning("%s: %s; %s", path, exc, set_aside(path, identity))
         return None
     except OSError as exc:  # EACCES, EIO: the file may be sound; leave it where it is
-        LOG.warning("%s: cannot read it (%s); starting without it", path, exc.strerror or exc)
+        _log().warning("%s: cannot read it (%s); starting without it", path, exc.strerror or exc)
         return None
     return document
 
 
-def open_regular(path: Path) -> int:
+def open_regular(path: str | Path) -> int:
     """A descriptor of `path` for reading: not through a symlink, not blocking on a FIFO.
 
     FileNotFoundError when absent, Damaged when `path` is not a regular file."""
@@ -92,11 +102,14 @@ def open_regular(path: Path) -> int:
     return fd
 
 
-def set_aside(path: Path, identity: tuple[int, int] | None = None) -> str:
+def set_aside(path: str | Path, identity: tuple[int, int] | None = None) -> str:
     """Rename `path` to `<name>.damaged-<UTC time>`; says what was done, for the warning.
 
     identity: (st_dev, st_ino) of the file found damaged. A writer may have replaced it with a
     sound one since; that one is left in place."""
+    from pathlib import Path
+
+    path = Path(path)
     try:
         if identity is not None and _identity(os.lstat(path)) != identity:
             return "replaced meanwhile: left in place"
@@ -110,7 +123,7 @@ def set_aside(path: Path, identity: tuple[int, int] | None = None) -> str:
     return f"set aside as {target.name}; starting afresh"
 
 
-def _read(path: Path) -> bytes:
+def _read(path: str | Path) -> bytes:
     fd = open_regular(path)
     try:
         if os.fstat(fd).st_size > MAX_BYTES:
@@ -197,7 +210,7 @@ def _prune(path: Path) -> None:
         try:
             os.unlink(path.parent / name)
         except OSError as exc:  # a directory set aside, a read-only folder: kept
-            LOG.debug("cannot remove %s: %s", path.parent / name, exc)
+            _log().debug("cannot remove %s: %s", path.parent / name, exc)
 
 
 def _age(suffix: str) -> tuple[str, int]:
