@@ -8,19 +8,24 @@ a root anyone may traverse (as / is)."""
 
 import json
 import logging
+import os
 import socket
 import subprocess
 import sys
+import time
 
 import pytest
 
-from tests.security.test_hostile_files import SECRET, owned_by_nobody, service_folder  # noqa: F401 (fixture)
+from tests.integration.test_run_foreground import start_daemon
+from tests.security.test_hostile_files import (SECRET, StatusLines, owned_by_nobody, service_folder,  # noqa: F401
+                                               stop, watched_sleep)
 from tests.security.test_locks_and_privacy import as_nobody, root  # noqa: F401 (fixture)
 from tests.security.test_non_utf8 import check
 from tests.vmroot import ENV
 from vrmonitor.checks import systemvm_agent
 from vrmonitor.cloudstack.cmdline import BootArgs, parse_cmdline
 from vrmonitor.cloudstack.monitor_conf import ServiceEntry
+from vrmonitor.export import prometheus
 from vrmonitor.paths import Paths
 from vrmonitor.services import recovery
 from vrmonitor.services.source import AGENT_PIDFILE, agent_pids, refresh_agent_pidfile
@@ -143,3 +148,64 @@ def test_a_stale_pidfile_is_never_removed_through_a_folder_swapped_for_a_symlink
     finally:
         sleeper.kill()
         sleeper.wait()
+
+
+# Names the node exporter's user can give entries in its own folder, as temporaries of
+# vrmonitor.prom left by a dead writer: a PID no kernel has (os.kill raised OverflowError),
+# digits that are not ASCII (int() raised ValueError), a folder (unlink raised EISDIR).
+PLANTED = {".vrmonitor.prom.tmp-99999999999999999999-0": "file",
+           ".vrmonitor.prom.tmp-\u00b2-0": "file",
+           ".vrmonitor.prom.tmp-4194304-0": "folder"}  # above PID_MAX_LIMIT: never alive
+
+
+def exporter_folder(vm_root):
+    """/var/lib/prometheus/node-exporter as its package makes it (the prometheus user's, here
+    nobody's), holding the PLANTED names, owned by nobody."""
+    exporter = vm_root / "var/lib/prometheus/node-exporter"
+    exporter.mkdir(parents=True)
+    for folder in (vm_root / "var", vm_root / "var/lib", exporter.parent, exporter):
+        folder.chmod(0o755)
+    owned_by_nobody(exporter.parent)
+    owned_by_nobody(exporter)
+    for name, kind in PLANTED.items():
+        if kind == "folder":
+            (exporter / name).mkdir()
+        else:
+            (exporter / name).write_text("x")
+        owned_by_nobody(exporter / name)
+    return exporter
+
+
+def test_names_planted_in_the_exporters_folder_never_stop_the_export(root):  # noqa: F811
+    """Before: the clean-up of dead writers' temporaries raised OverflowError or ValueError on
+    such a name, and EISDIR on such a folder: no vrmonitor.prom, ever."""
+    exporter = exporter_folder(root)
+    prometheus.write(Paths(root), "vrmonitor_up 1\n")
+    assert (exporter / "vrmonitor.prom").read_text() == "vrmonitor_up 1\n"
+    # A dead writer's temporary is removed; a name no writer makes and a folder are left.
+    assert sorted(os.listdir(exporter)) == [".vrmonitor.prom.tmp-4194304-0",
+                                            ".vrmonitor.prom.tmp-\u00b2-0", "vrmonitor.prom"]
+
+
+def test_a_daemon_exporting_into_a_folder_with_planted_names_keeps_running(root):  # noqa: F811
+    """The daemon end to end. Before: its first export raised OverflowError out of the loop and
+    the daemon exited with a traceback, at every start: the node exporter's user could stop
+    the root daemon's monitoring for good."""
+    service = watched_sleep(root, root / "sleeper.pid")
+    exporter = exporter_folder(root)
+    daemon = start_daemon(root)
+    status = StatusLines(daemon)
+    try:
+        status.wait_for("services up 1/1")
+        deadline = time.monotonic() + 10
+        while not (exporter / "vrmonitor.prom").exists():
+            assert time.monotonic() < deadline, "vrmonitor.prom not written"
+            assert daemon.poll() is None, "the daemon exited"
+            time.sleep(0.1)
+        status.wait_for("services up 1/1")  # still monitoring after the export
+    finally:
+        code = stop(daemon)
+        service.kill()
+        service.wait()
+    assert (code, daemon.stderr.read()) == (0, "")
+    assert "vrmonitor_up 0" in (exporter / "vrmonitor.prom").read_text()  # the clean stop's word

@@ -67,7 +67,10 @@ def fsync_dir(folder: str | os.PathLike) -> None:
 
 
 def _remove_stale_temps(folder: int, name: str) -> None:
-    """Delete temporaries of `name` left by writers that no longer run."""
+    """Delete temporaries of `name` left by writers that no longer run.
+
+    The folder may be another user's (the node exporter's): any name may stand there, and
+    none of them may stop the write."""
     prefix = f".{name}{TEMP_MARK}"
     try:
         names = os.listdir(folder)
@@ -77,14 +80,18 @@ def _remove_stale_temps(folder: int, name: str) -> None:
         if not entry.startswith(prefix):
             continue
         pid_text = entry[len(prefix):].split("-", 1)[0]
-        if pid_text.isdigit() and not _pid_alive(int(pid_text)):
-            _unlink_quietly(entry, folder)
+        # ASCII digits only: str.isdigit() also takes `²`, which int() refuses (ValueError).
+        if pid_text.isascii() and pid_text.isdigit() and not _pid_alive(int(pid_text)):
+            try:
+                _unlink_quietly(entry, folder)
+            except OSError:  # a folder of that name, made by the folder's owner: left, not fatal
+                pass
 
 
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError):  # OverflowError: no PID is that large
         return False
     except PermissionError:
         return True
