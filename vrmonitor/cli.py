@@ -67,13 +67,37 @@ def command_parser(name: str):
     return parser, module
 
 
-def main(argv: list[str] | None = None) -> int:
-    if (sys.argv[1:] if argv is None else argv) == ["--version"]:  # what argparse would print
-        print(VERSION)
-        return 0
+def parse(argv: list[str]):
+    """The parsed command line (argparse's namespace) and the command's module."""
+    plain = status_line(argv)
+    if plain is not None:
+        return plain, importlib.import_module(COMMANDS["status"][0])
     options = build_parser().parse_args(argv)
     parser, module = command_parser(options.command)
-    args = parser.parse_args(options.arguments, namespace=options)
+    return parser.parse_args(options.arguments, namespace=options), module
+
+
+def status_line(argv: list[str]):
+    """For `[--root DIR] status [--json]` alone, the namespace argparse would give (tested
+    equal), else None. `vrmonitor status` is what monitoring scripts poll, and argparse's import
+    would be a third of its cost."""
+    root = None
+    if len(argv) >= 2 and argv[0] == "--root" and not argv[1].startswith("-"):
+        root, argv = argv[1], argv[2:]
+    if argv not in (["status"], ["status", "--json"]):
+        return None
+    from types import SimpleNamespace
+
+    return SimpleNamespace(root=root, config=None, verbose=False, command="status",
+                           arguments=argv[1:], json=argv[1:] == ["--json"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv == ["--version"]:  # what argparse would print
+        print(VERSION)
+        return 0
+    args, module = parse(argv)
     from vrmonitor.commands.context import Context
     from vrmonitor.errors import ConfigError, VrMonitorError
     from vrmonitor.locations import chosen_root

@@ -95,3 +95,23 @@ def test_a_refused_file_operation_is_one_line_naming_the_file(tmp_path, capsys):
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err == f"vrmonitor: {log}: Is a directory\n"
+
+
+@pytest.mark.parametrize("argv", [["status"], ["status", "--json"], ["--root", "/tmp/vm", "status"],
+                                  ["--root", "/tmp/vm", "status", "--json"], ["--root", "", "status"],
+                                  ["--root", "status", "status"]])
+def test_status_parsed_without_argparse_as_argparse_parses_it(argv):
+    from vrmonitor.cli import build_parser, command_parser, status_line
+
+    options = build_parser().parse_args(argv)
+    parser, _ = command_parser(options.command)
+    assert vars(status_line(argv)) == vars(parser.parse_args(options.arguments, namespace=options))
+
+
+@pytest.mark.parametrize("argv", [["status", "-h"], ["--root=/x", "status"], ["-v", "status"],
+                                  ["--root", "-x", "status"], ["status", "--json", "--json"],
+                                  ["--config", "c", "status"], ["status", "--js"], ["health", "basic"]])
+def test_any_other_command_line_is_argparse_s(argv):
+    from vrmonitor.cli import status_line
+
+    assert status_line(argv) is None

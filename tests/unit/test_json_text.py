@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vrmonitor.system.json_text import loads
+from vrmonitor.system.json_text import loads, quoted
 
 
 def reject(name):
@@ -85,3 +85,8 @@ def test_the_same_in_a_process_that_has_not_imported_json():
         except ValueError as exc:
             expected.append(f"{type(exc).__name__} {exc}")
     assert (done.returncode, done.stderr, done.stdout.splitlines()) == (0, "", expected)
+
+
+@given(st.text())
+def test_quoted_is_json_dumps(text):
+    assert quoted(text) == json.dumps(text, ensure_ascii=False)

@@ -4,6 +4,7 @@ Exit 0 all well, 1 something failing, 3 the daemon is not running (interface.md 
 """
 
 from vrmonitor.cloudstack.cmdline_file import name_of, role_of
+from vrmonitor.services.snapshot_shapes import DEFAULTS
 
 EXIT_FAILING = 1
 EXIT_NOT_RUNNING = 3
@@ -13,15 +14,26 @@ def add_arguments(parser):
     parser.add_argument("--json", action="store_true", help="print one JSON document")
 
 
+class _Saved:
+    """A service's entry of daemon.json read as a ServiceSnapshot would be (a key an older
+    daemon did not write has its default), without that dataclass's import."""
+
+    def __init__(self, saved: dict):
+        self._saved = saved
+
+    def __getattr__(self, key):
+        if key not in DEFAULTS:
+            raise AttributeError(key)
+        return self._saved.get(key, DEFAULTS[key])
+
+
 def run(args, context) -> int:
-    import json
     import time
 
     from vrmonitor.cloudstack.cmdline_file import read_tokens
     from vrmonitor.health.history import read_history
     from vrmonitor.locations import HEALTH_HISTORY, under
     from vrmonitor.services.saved_state import read_daemon_state_under
-    from vrmonitor.services.snapshot import ServiceSnapshot
     from vrmonitor.system.proc_stat import still_running
 
     # Files read by their locations under the root, not through Paths: no pathlib to import.
@@ -31,13 +43,15 @@ def run(args, context) -> int:
     if state is not None and "pid" in state:
         running = still_running(state["pid"], state.get("started_ticks"))
     services = state.get("services", {}) if state is not None else {}
-    typed = {name: ServiceSnapshot.from_dict(s) for name, s in services.items()}
+    typed = {name: _Saved(s) for name, s in services.items()}
     checks = read_history(under(context.root, HEALTH_HISTORY))
     boot = read_tokens(context.root)
     failing = sorted(name for name, s in typed.items() if s.state != "up")
     failing += sorted(name for name, runs in checks.items() if runs and runs[-1].get("status") != "pass")
 
     if args.json:
+        import json
+
         print(json.dumps({"daemon": {"running": running, "pid": state.get("pid") if state else None,
                                      "init": state.get("init") if state else None,
                                      "updated": state.get("updated") if state else None},
@@ -63,7 +77,7 @@ def _role_line(boot: dict[str, str] | None) -> str:
 
 
 def _print_text(state, running, services: dict, time) -> None:
-    """services: name -> ServiceSnapshot."""
+    """services: name -> _Saved."""
     def when(seconds):
         return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(seconds)) if seconds else "-"
 

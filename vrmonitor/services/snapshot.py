@@ -9,7 +9,7 @@ them: other programs and tests read that file.
 
 from dataclasses import dataclass, fields
 
-from vrmonitor.services.snapshot_shapes import PID_MAX, SHAPES
+from vrmonitor.services.snapshot_shapes import DEFAULTS, PID_MAX, SHAPES
 
 __all__ = ["PID_MAX", "ServiceSnapshot"]
 
@@ -66,5 +66,7 @@ class ServiceSnapshot:
         return dict(SHAPES)
 
 
-if [f.name for f in fields(ServiceSnapshot)] != list(SHAPES):  # one shape per field, in order
+# snapshot_shapes.py: one shape and the same default for each field, in order.
+if ([(f.name, f.default) for f in fields(ServiceSnapshot)] != list(DEFAULTS.items())
+        or list(SHAPES) != list(DEFAULTS)):
     raise ImportError("services/snapshot_shapes.py does not list ServiceSnapshot's fields in order")

@@ -1,8 +1,9 @@
-"""The shape of each key of a service's entry in daemon.json, in the order daemon.json has them.
+"""The shape and default of each key of a service's entry in daemon.json, in the order
+daemon.json has them.
 
 Kept apart from the ServiceSnapshot dataclass (services/snapshot.py, whose fields are these
-keys, checked at its import) so that reading daemon.json, as cron's hand-off to the daemon and
-`vrmonitor status` do, does not import dataclasses.
+keys with these defaults, checked at its import) so that reading daemon.json, as cron's
+hand-off to the daemon and `vrmonitor status` do, does not import dataclasses.
 """
 
 from vrmonitor.system import state_file as sf
@@ -33,4 +34,14 @@ SHAPES: dict = {  # key -> shape (system/state_file.py)
     "seen_start_ticks": sf.nullable(sf.integer()),
     "restarts_total": sf.integer(),
     "restart_failures_total": sf.integer(),
+}
+
+# The value of a key an older daemon did not write.
+DEFAULTS = {
+    "processname": "", "servicename": None, "state": "unknown", "since": None, "reason": "",
+    "pid": None, "recovering": False, "parked": False, "blocked": None, "crash_loop": False,
+    "restarts_last_hour": 0, "restarted_at": None, "last_action": "", "last_outcome": "",
+    "restart_monotonic": (), "failed_attempts": 0, "down_alerted": False, "seen_up": False,
+    "on_trial_monotonic": None, "seen_pid": None, "seen_start_ticks": None, "restarts_total": 0,
+    "restart_failures_total": 0,
 }

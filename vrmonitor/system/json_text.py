@@ -62,3 +62,14 @@ def _plain_text(data: str | bytes) -> str | None:
         return data.decode("utf-8", "surrogatepass")
     except UnicodeDecodeError:
         return None
+
+
+def quoted(text: str) -> str:
+    """json.dumps(text, ensure_ascii=False), by the function json.dumps itself uses."""
+    try:
+        from _json import encode_basestring
+    except ImportError:
+        import json
+
+        return json.dumps(text, ensure_ascii=False)
+    return encode_basestring(text)

@@ -13,8 +13,9 @@ A damaged file is logged once (the file and what is wrong), renamed aside to
 `<name>.damaged-<UTC time>` (the newest KEEP_DAMAGED are kept, for a post-mortem) and None is
 returned: the caller starts afresh and its next write rebuilds the file.
 
-Logging, pathlib and json are imported only to report and set aside a damaged file: a sound
-one is read by cron's hand-off to the daemon and by `vrmonitor status`, which must start fast.
+Logging, pathlib and json are imported only to report and set aside a damaged file (JSON is
+read by system/json_text.py): a sound one is read by cron's hand-off to the daemon and by
+`vrmonitor status`, which must start fast.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import reprlib
 import stat
 import time
 
-from vrmonitor.system.json_text import loads
+from vrmonitor.system.json_text import loads, quoted
 
 TYPE_CHECKING = False  # typing's own flag would cost typing's import; mypy reads this one
 if TYPE_CHECKING:
@@ -314,7 +315,5 @@ def _wrong(value, where: str, expected: str):
 def _join(where: str, key) -> str:
     part = str(key)
     if isinstance(key, str) and (not part or "." in part or part != part.strip()):
-        import json  # here: a name worth quoting is rare, and json's import is not free
-
-        part = json.dumps(key, ensure_ascii=False)
+        part = quoted(key)
     return f"{where}.{part}" if where else part
