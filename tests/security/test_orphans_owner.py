@@ -180,6 +180,9 @@ class _Init:
     def assess(self, service):
         return Assessment(RESTART, "")
 
+    def restarts_itself(self, service):
+        return False  # SysV: no unit brings the service back
+
     def restart(self, service, timeout=60.0):
         return ActionResult(True, "")
 
