@@ -22,6 +22,7 @@ from vrmonitor.cloudstack import local_health_data
 from vrmonitor.cloudstack.cmdline import read_cmdline
 from vrmonitor.cloudstack.service_results import service_entries
 from vrmonitor.config.settings import load_settings
+from vrmonitor.daemon.agent_watch import AgentWatch
 from vrmonitor.daemon.clock_watch import ClockWatch
 from vrmonitor.daemon.periodic import Every, Periodic, run_loop, wake
 from vrmonitor.daemon.published_state import StatePublisher
@@ -41,7 +42,7 @@ from vrmonitor.services.monitor import ServiceMonitor
 from vrmonitor.services.probes import DEFAULT_PROBES, probe
 from vrmonitor.services.recovery import recover
 from vrmonitor.services.saved_state import read_daemon_state
-from vrmonitor.services.source import ServiceSource
+from vrmonitor.services.source import ServiceSource, refresh_agent_pidfile
 from vrmonitor.system.boot import boot_key, read_boot_id, since_boot
 from vrmonitor.system.identity import identify
 from vrmonitor.system.initsys import detect_init_system
@@ -116,7 +117,8 @@ class Daemon:
                 Every(self.status_every if self.out is not None else 0.0,
                       lambda: self._print_status(monitor.summary())),
                 Every(self.notifier.watchdog_interval, self.notifier.watchdog),
-                Every(AGENT_REFRESH, self._source.refresh_agent),
+                AgentWatch(self._system_vm, lambda: refresh_agent_pidfile(self.paths), AGENT_REFRESH,
+                           lambda: self.settings.services.verify_interval),
                 Every(SYSTEM_VM_DATA_EVERY, self._system_vm_health_data)]
             run_loop(jobs, selector, wake_read, self.clock.monotonic, self._loop_lag,
                      stopping=lambda: self._flags.stop,
@@ -262,6 +264,9 @@ class Daemon:
             self._system_vm_health_data()
         monitor.reload()
         health.reload()
+
+    def _system_vm(self) -> bool:
+        return read_cmdline(self.paths).is_system_vm
 
     def _system_vm_health_data(self) -> None:
         """On the SSVM and CPVM, health_checks_data.json from [systemvm] (no MS writes one)."""
