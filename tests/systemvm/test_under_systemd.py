@@ -222,11 +222,17 @@ def test_a_unit_at_its_start_limit_is_reset_and_started(router, settled):
     for _ in range(6):
         router.guest.run(["systemctl", "restart", "haproxy"])
     describe = lambda: journal(router, "haproxy", "vrmonitor")  # noqa: E731
+    down = "[INFO] [haproxy] The process haproxy is not running trying recover"
+    found = "[ALERT] [haproxy] The process detected as running"
+    recovered = "[INFO] [haproxy] The process haproxy is recovered successfully "
     wait(lambda: router.unit_state("haproxy") == "active" and service_state(router, "loadbalancing").get("state") == "up"
-         and len(settled()) >= 2, "haproxy reset and started", describe=describe)
+         and recovered in settled(), "haproxy reset and started", describe=describe)
     assert "start-limit-hit" in journal(router, "haproxy", "vrmonitor", lines=200)
-    assert settled() == ["[INFO] [haproxy] The process haproxy is not running trying recover",
-                         "[INFO] [haproxy] The process haproxy is recovered successfully "], describe()
+    # While the six restarts run, vrmonitor may see one of their haproxys up (it judges a
+    # service found back at once): each such sighting is reported as such, then the next
+    # restart's stop as a new fall. Then one restart of vrmonitor's own, after the reset.
+    *flaps, last_down, last = settled()
+    assert flaps == [down, found] * (len(flaps) // 2) and [last_down, last] == [down, recovered], describe()
 
 
 def test_stopping_or_killing_vrmonitor_takes_no_service_down(router, settled):
