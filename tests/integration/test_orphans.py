@@ -34,7 +34,8 @@ def test_apache_workers_outlive_their_master_until_killed(real_apache):
     os.kill(master, signal.SIGKILL)
     wait_dead(master)
     orphans = set(pids_named("apache2"))
-    assert orphans == workers, "the workers did not outlive their master"
+    # The master may fork one more worker between the look and the kill (CI saw it once).
+    assert workers <= orphans, "the workers did not outlive their master"
     assert probe("http", 80).ok, "orphaned workers no longer serve HTTP"
 
     refused = SysV().restart("apache2")
