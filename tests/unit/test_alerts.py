@@ -2,6 +2,7 @@
 
 import gzip
 import json
+import math
 import re
 import subprocess
 import sys
@@ -538,3 +539,37 @@ def test_a_refused_append_leaves_no_torn_line_and_held_alerts_arrive_in_order(tm
     assert records[2]["time"][:19] < records[4]["time"][:19]
     lines = [line for line in (tmp_path / "var/log/routerServiceMonitor.log").read_text().split("\n") if line]
     assert lines == [r["line"] for r in records]
+
+
+class _Disk:
+    """An AlertWriter stand-in whose disk refuses until `full` is cleared."""
+
+    def __init__(self):
+        self.full = True
+        self.written = []
+
+    def write(self, severity, name, message, when):
+        if self.full:
+            raise OSError(28, "No space left on device")
+        self.written.append((when, name, message))
+
+
+def test_held_alerts_make_the_loop_wake_for_their_retry_and_only_then():
+    from vrmonitor.alerts.held import RETRY_AFTER, HeldAlerts
+
+    now = [100.0]
+    disk = _Disk()
+    held = HeldAlerts(disk, wall=lambda: 1_700_000_000.0 + now[0], monotonic=lambda: now[0])
+    assert held.next_due() == math.inf  # nothing held: no reason to wake
+    held.write("ALERT", "dnsmasq", "refused")
+    assert held.next_due() == 100.0 + RETRY_AFTER  # the loop wakes for the retry on its own
+    now[0] = 100.5
+    held.write("ALERT", "haproxy", "within the retry's wait")  # not tried: held behind the first
+    held.tick(now[0])
+    assert disk.written == [] and len(held) == 2 and held.next_due() == 100.0 + RETRY_AFTER
+    disk.full = False
+    now[0] = 100.0 + RETRY_AFTER
+    held.tick(now[0])
+    assert disk.written == [(1_700_000_100.0, "dnsmasq", "refused"),
+                            (1_700_000_100.5, "haproxy", "within the retry's wait")]
+    assert held.next_due() == math.inf

@@ -20,9 +20,11 @@ LIMIT = 10_000  # about 2 MB of memory at the longest messages; far beyond any r
 
 
 class HeldAlerts:
-    def __init__(self, writer, limit: int = LIMIT):
+    def __init__(self, writer, limit: int = LIMIT, *, wall=time.time, monotonic=time.monotonic):
         self.writer = writer  # an AlertWriter
         self.limit = limit
+        self._wall = wall  # an alert's own time
+        self._monotonic = monotonic  # the retry's, in the loop's clock
         self._held: deque = deque()
         self._dropped = 0
         self._retry_at = 0.0
@@ -30,9 +32,10 @@ class HeldAlerts:
     def __len__(self) -> int:
         return len(self._held)
 
-    # A job of the daemon's loop (daemon/periodic.py): each turn retries what is held.
+    # A job of the daemon's loop (daemon/periodic.py): while alerts are held, the loop wakes
+    # for the retry; it need not turn for anything else then.
     def next_due(self) -> float:
-        return math.inf
+        return self._retry_at if self._held else math.inf
 
     def tick(self, now: float) -> None:
         if self._held:
@@ -43,7 +46,7 @@ class HeldAlerts:
         if len(self._held) >= self.limit:
             self._held.popleft()
             self._dropped += 1
-        self._held.append((time.time(), severity, name, message))
+        self._held.append((self._wall(), severity, name, message))
         self.flush()
 
     def flush(self) -> bool:
@@ -51,7 +54,7 @@ class HeldAlerts:
 
         Within RETRY_AFTER of a refusal nothing is tried: a lock held elsewhere then costs the
         loop one bounded wait a second, not one per alert or per turn."""
-        if self._held and time.monotonic() < self._retry_at:
+        if self._held and self._monotonic() < self._retry_at:
             return False
         while self._held:
             when, severity, name, message = self._held[0]
@@ -60,12 +63,12 @@ class HeldAlerts:
             except OSError as exc:
                 LOG.error("cannot write alert %r now (%s); %d held until the disk takes them",
                           message, exc, len(self._held))
-                self._retry_at = time.monotonic() + RETRY_AFTER
+                self._retry_at = self._monotonic() + RETRY_AFTER
                 return False
             self._held.popleft()
             if not self._held and self._dropped:
                 dropped, self._dropped = self._dropped, 0
-                self._held.append((time.time(), "ALERT", "vrmonitor",
+                self._held.append((self._wall(), "ALERT", "vrmonitor",
                                    f"{dropped} alerts were dropped while the alert log could not be "
                                    f"written (more than {self.limit} waiting)"))
         return True

@@ -154,7 +154,7 @@ class Daemon:
             writer.repair_legacy_log()  # a writer killed between the journal and the legacy log
         except OSError as exc:
             LOG.error("cannot repair %s: %s", self.paths.alert_log, exc)
-        return HeldAlerts(writer)  # a full /var delays alerts, never loses them
+        return HeldAlerts(writer, wall=self.clock.wall, monotonic=self.clock.monotonic)  # a full /var delays, never loses
 
     def _build_monitor(self, selector, wake_write: int, before: dict, alerts: HeldAlerts) -> ServiceMonitor:
         services = self.settings.services
