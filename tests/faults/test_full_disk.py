@@ -11,6 +11,7 @@ journal gapless from seq 1.
 """
 
 import errno
+import json
 from datetime import datetime
 import os
 import shutil
@@ -46,6 +47,10 @@ def fill(folder: Path) -> Path:
         except OSError as exc:
             assert exc.errno == errno.ENOSPC, exc
     return filler
+
+
+def daemon_state(var: Path) -> dict:
+    return json.loads((var / "lib/vrmonitor/daemon.json").read_text())
 
 
 def assert_whole(daemon: LiveDaemon, var: Path) -> None:
@@ -132,6 +137,10 @@ def test_full_root_and_var_keep_the_daemon_monitoring_and_lose_nothing():
             "[INFO] [sleep] The process sleep is not running trying recover",
             f"[INFO] [{vm.service}] The process {vm.service} is recovered successfully "]
         assert all(parse_line(alert["line"]).second <= freed_at for alert in held[len(during):])
+        # daemon.json, refused while the service was restarted, is written again without waiting
+        # for the next change: readers (status, the services check) see the service it restarted.
+        wait_for(lambda: [entry["pid"] for entry in daemon_state(namespace.view(var))["services"].values()]
+                 == [service], "daemon.json showing the service restarted on the full disk")
         during = held
         os.kill(service, signal.SIGKILL)
         after = wait_for(lambda: daemon.running() and len(daemon.alerts()) > len(during) and daemon.alerts(),

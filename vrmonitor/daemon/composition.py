@@ -105,7 +105,7 @@ class Daemon:
             self.paths.daemon_state, monitor, self.clock.wall,
             {"started": self._started[0], "started_ticks": self._started[1],
              "boot_start": self._boot_start, "init": self.init.name},
-            self.notifier.status)
+            self.notifier.status, self.clock.monotonic)
         export = self._textfile_export()
         try:
             monitor.tick(self.clock.monotonic())
