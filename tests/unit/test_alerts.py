@@ -573,3 +573,34 @@ def test_held_alerts_make_the_loop_wake_for_their_retry_and_only_then():
     assert disk.written == [(1_700_000_100.0, "dnsmasq", "refused"),
                             (1_700_000_100.5, "haproxy", "within the retry's wait")]
     assert held.next_due() == math.inf
+
+
+@pytest.mark.parametrize("year", [1, 4, 999, 1900, 2000, 2023, 2024, 2100, 9999])
+def test_a_stamp_is_an_alert_exactly_when_the_calendar_has_its_date_and_time(year):
+    from vrmonitor.cloudstack.alert_line import parse_line
+
+    for month in range(0, 14):
+        for day in (0, 1, 28, 29, 30, 31, 32):
+            for clock in ((0, 0, 0), (23, 59, 59), (24, 0, 0), (0, 60, 0), (0, 0, 60)):
+                line = f"{year:04d}-{month:02d}-{day:02d} {clock[0]:02d}:{clock[1]:02d}:{clock[2]:02d},000 [INFO] [x] y"
+                try:
+                    real = datetime(year, month, day, *clock).strftime("%Y-%m-%d %H:%M:%S")
+                except ValueError:
+                    real = None
+                parsed = parse_line(line)
+                assert (parsed and parsed.second) == (real and line[:19]), line
+
+
+def test_year_zero_and_unpadded_fields_are_read_as_the_server_reads_them():
+    from vrmonitor.cloudstack.alert_line import parse_line
+
+    assert parse_line("0000-01-01 00:00:00,000 [INFO] [x] y") is None
+    assert parse_line("2026-3-7 4:05:6,000 [INFO] [x] y").second == "2026-03-07 04:05:06"
+
+
+def test_control_characters_become_spaces_and_no_backslash_n_survives():
+    from vrmonitor.cloudstack.alert_line import clean_text
+
+    controls = "".join(map(chr, range(32))) + "\x7f"
+    assert clean_text(f"a{controls}b\x80\udc80é") == "a" + " " * 33 + "b\x80\udc80é"
+    assert clean_text("x\\\\nn y\\n") == "xnn yn"

@@ -41,6 +41,8 @@ def legacy_lines(store: AlertStore, threshold: str | None = None) -> list[str]:
     newer: list[str] = []
     for path in store.log_generations():
         for raw in reverse_lines(path):
+            if not raw:
+                continue  # the empty line after each alert
             line = _text(raw)
             parsed = parse_line(line)
             if parsed is None:

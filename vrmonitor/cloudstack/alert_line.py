@@ -27,6 +27,8 @@ STAMP = re.compile(r"[ \t]*([0-9]{4})-([0-9][0-9]?)-([0-9][0-9]?) [ \t]*([0-9][0
 # command so that every later poll fails.
 SHELL_SPECIAL = re.compile(r"[;&|$`()<>\\'\"\n]")
 FIELDS = re.compile(r" ?\[([^\]]*)\] \[(.*?)\] ?")
+CONTROL_TO_SPACE = {code: " " for code in (*range(32), 127)}
+DAYS_IN_MONTH = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,7 @@ def clean_text(text: str) -> str:
     by `n` would split the alert in the MS's parser: the backslash goes, as the reference's
     `read` without -r dropped it.
     """
-    text = "".join(" " if ch < " " or ch == "\x7f" else ch for ch in text)
+    text = text.translate(CONTROL_TO_SPACE)
     while "\\n" in text:  # once is not enough: `\\n` leaves `\n`
         text = text.replace("\\n", "n")
     return text
@@ -101,15 +103,21 @@ def parse_threshold(date: str, time: str) -> str | None:
 
 
 def _second(match: re.Match) -> str | None:
-    """The zero-padded stamp of a STAMP match, or None when it names no real time."""
-    try:
-        year, month, day, hour, minute, second = (int(part) for part in match.group(1, 2, 3, 4, 5, 6))
-        when = datetime(year, month, day, hour, minute, second)
-    except ValueError:
+    """The zero-padded stamp of a STAMP match, or None when it names no real time (checked by
+    arithmetic, not datetime(): a poll of a large log parses every line)."""
+    year, month, day, hour, minute, second = map(int, match.group(1, 2, 3, 4, 5, 6))
+    if not (_real_day(year, month, day) and hour < 24 and minute < 60 and second < 60):
         return None
     # Not strftime: glibc's %Y does not pad years before 1000, which would then sort last.
-    return (f"{when.year:04d}-{when.month:02d}-{when.day:02d} "
-            f"{when.hour:02d}:{when.minute:02d}:{when.second:02d}")
+    return f"{year:04d}-{month:02d}-{day:02d} {hour:02d}:{minute:02d}:{second:02d}"
+
+
+def _real_day(year: int, month: int, day: int) -> bool:
+    """Whether the date exists in the proleptic Gregorian calendar (as datetime has it)."""
+    if year < 1 or not 1 <= month <= 12 or day < 1:
+        return False
+    leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+    return day <= DAYS_IN_MONTH[month - 1] + (month == 2 and leap)
 
 
 def answer(lines: list[str]) -> str:
