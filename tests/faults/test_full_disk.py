@@ -137,8 +137,9 @@ def test_full_root_and_var_keep_the_daemon_monitoring_and_lose_nothing():
             "[INFO] [sleep] The process sleep is not running trying recover",
             f"[INFO] [{vm.service}] The process {vm.service} is recovered successfully "]
         assert all(parse_line(alert["line"]).second <= freed_at for alert in held[len(during):])
-        # daemon.json, refused while the service was restarted, is written again without waiting
-        # for the next change: readers (status, the services check) see the service it restarted.
+        # daemon.json, refused while the service was restarted, catches up: readers (status, the
+        # services check) see the service restarted on the full disk. (Here a later change of the
+        # services would write it too; that no change is needed is tests/unit/test_published_state.py.)
         wait_for(lambda: [entry["pid"] for entry in daemon_state(namespace.view(var))["services"].values()]
                  == [service], "daemon.json showing the service restarted on the full disk")
         during = held
